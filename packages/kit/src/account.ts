@@ -1,0 +1,20 @@
+import type { FastifyRequest } from 'fastify';
+import { badRequest } from './errors.ts';
+
+/** The account is named by this header, with an underscore, as in the seed. */
+export const ACCOUNT_HEADER = 'X_ACCOUNT_ID';
+
+const ACCOUNT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Reads and validates `X_ACCOUNT_ID`; a missing, empty or odd id is a 400. */
+export function accountIdOf(request: FastifyRequest): string {
+  const raw = request.headers[ACCOUNT_HEADER.toLowerCase()];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') {
+    throw badRequest(`header ${ACCOUNT_HEADER} is required`, 'missing_account');
+  }
+  if (!ACCOUNT_ID.test(value)) {
+    throw badRequest(`header ${ACCOUNT_HEADER} must be 1-128 letters, digits or ._:@-`, 'invalid_account');
+  }
+  return value;
+}

@@ -1,0 +1,42 @@
+/**
+ * The one config loader: every service reads its settings through these helpers, so a
+ * missing or malformed variable fails at start-up, by name, instead of deep in a request.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function envString(name: string, fallback?: string, env: Env = process.env): string {
+  const value = env[name];
+  if (value !== undefined && value !== '') return value;
+  if (fallback !== undefined) return fallback;
+  throw new ConfigError(`missing required environment variable ${name}`);
+}
+
+export function envOptional(name: string, env: Env = process.env): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function envInt(name: string, fallback?: number, env: Env = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    if (fallback !== undefined) return fallback;
+    throw new ConfigError(`missing required environment variable ${name}`);
+  }
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) {
+    throw new ConfigError(`environment variable ${name} must be an integer, got "${raw}"`);
+  }
+  return value;
+}
+
+export function envBool(name: string, fallback: boolean, env: Env = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`environment variable ${name} must be true or false, got "${raw}"`);
+}

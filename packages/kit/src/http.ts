@@ -1,0 +1,98 @@
+import Fastify, { type FastifyError, type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { HttpError, type ErrorBody } from './errors.ts';
+
+const buildFastify = (options: FastifyServerOptions) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+
+/** A Fastify instance whose routes infer their types from TypeBox schemas. */
+export type App = ReturnType<typeof buildFastify>;
+
+export interface ServiceOptions {
+  /** Service name: used in logs and in the health reply. */
+  name: string;
+  /** Extra readiness check for GET /health (a database ping, say). Throwing makes it 503. */
+  health?: () => Promise<void>;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * The one HTTP bootstrap. Every service gets the same error shape, the same validation
+ * rules (no type coercion: "100" is not a quantity), a JSON 404, and GET /health.
+ */
+export function createService(options: ServiceOptions): App {
+  const app = buildFastify({
+    logger: options.logger ?? { level: process.env.LOG_LEVEL ?? 'info', base: { service: options.name } },
+    disableRequestLogging: process.env.LOG_REQUESTS !== 'true',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    bodyLimit: 64 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { statusCode, body } = toErrorReply(error);
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.debug({ err: error }, 'request rejected');
+    return reply.status(statusCode).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
+  );
+
+  app.get('/health', async (_request, reply) => {
+    try {
+      await options.health?.();
+      return { status: 'ok', service: options.name };
+    } catch (error) {
+      app.log.warn({ err: error }, 'health check failed');
+      return reply.status(503).send({ error: 'unhealthy', message: `${options.name} is not ready` });
+    }
+  });
+
+  return app;
+}
+
+/** Maps anything thrown in a handler to a status and the `{error, message}` body. */
+export function toErrorReply(error: unknown): { statusCode: number; body: ErrorBody } {
+  if (error instanceof HttpError) {
+    return { statusCode: error.statusCode, body: { error: error.code, message: error.message } };
+  }
+  const fastifyError = error as Partial<FastifyError> & { validation?: unknown };
+  if (fastifyError.validation) {
+    return { statusCode: 400, body: { error: 'invalid_request', message: fastifyError.message ?? 'invalid request' } };
+  }
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = fastifyError.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError ? 'malformed_body' : 'bad_request';
+    return { statusCode: status, body: { error: code, message: fastifyError.message ?? 'bad request' } };
+  }
+  return { statusCode: 500, body: { error: 'internal', message: 'internal server error' } };
+}
+
+export interface RunOptions {
+  port: number;
+  host?: string;
+  /** Called after the server stops accepting requests, to release pools and workers. */
+  onShutdown?: () => Promise<void>;
+}
+
+/** Listens, then closes cleanly on SIGTERM or SIGINT (as ECS and Ctrl-C send them). */
+export async function runService(app: App, options: RunOptions): Promise<void> {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    try {
+      await app.close();
+      await options.onShutdown?.();
+    } catch (error) {
+      app.log.error({ err: error }, 'error during shutdown');
+      process.exitCode = 1;
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+}
