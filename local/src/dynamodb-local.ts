@@ -1,0 +1,66 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { waitFor } from './ports.ts';
+
+export interface DynamoDbLocalHandle {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** The DynamoDB Local jar shipped inside the amplify-dynamodb-simulator package. */
+export function dynamoDbLocalDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
+}
+
+export class JavaMissingError extends Error {
+  override name = 'JavaMissingError';
+  constructor() {
+    super('java was not found on PATH: DynamoDB Local needs Java 17 (Debian: apt-get install -y openjdk-17-jre-headless), or set DYNAMODB_ENDPOINT to a running DynamoDB');
+  }
+}
+
+/**
+ * Runs AWS's DynamoDB Local with the machine's Java. `-sharedDb` makes every region name
+ * see the same tables, which is how the global main table is modelled locally; each
+ * region's param table has its own name.
+ */
+export async function startDynamoDbLocal(options: { port: number; dataDir?: string; log?: (line: string) => void }): Promise<DynamoDbLocalHandle> {
+  if (spawnSync('java', ['-version']).error) throw new JavaMissingError();
+  const dir = dynamoDbLocalDir();
+  const storage = options.dataDir ? (mkdirSync(options.dataDir, { recursive: true }), ['-dbPath', options.dataDir]) : ['-inMemory'];
+  const child: ChildProcess = spawn(
+    'java',
+    ['-Xmx1g', `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(options.port), '-sharedDb', ...storage],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const log = options.log ?? (() => {});
+  child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const endpoint = `http://127.0.0.1:${options.port}`;
+  let exitCode: number | null = null;
+  child.once('exit', (code) => (exitCode = code ?? -1));
+  await waitFor(`DynamoDB Local on ${endpoint}`, async () => {
+    if (exitCode !== null) throw new Error(`DynamoDB Local exited with ${exitCode}`);
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        'x-amz-target': 'DynamoDB_20120810.ListTables',
+        'content-type': 'application/x-amz-json-1.0',
+        authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/ap-northeast-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      },
+      body: '{}',
+    });
+    if (!response.ok) throw new Error(`status ${response.status}`);
+  });
+  return {
+    endpoint,
+    stop: async () => {
+      if (exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
