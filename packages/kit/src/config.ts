@@ -40,3 +40,17 @@ export function envBool(name: string, fallback: boolean, env: Env = process.env)
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(`environment variable ${name} must be true or false, got "${raw}"`);
 }
+
+/**
+ * The PostgreSQL URL of one service's database: `<SERVICE>_DATABASE_URL` if set, else
+ * `DATABASE_URL` (a server, as on Aurora) with the database name set to the service's.
+ */
+export function databaseUrlFor(service: 'balance' | 'count', env: Env = process.env): string {
+  const own = envOptional(`${service.toUpperCase()}_DATABASE_URL`, env);
+  if (own) return own;
+  const server = envOptional('DATABASE_URL', env);
+  if (!server) throw new ConfigError(`missing environment variable ${service.toUpperCase()}_DATABASE_URL or DATABASE_URL`);
+  const url = new URL(server);
+  url.pathname = `/${service}`;
+  return url.toString();
+}

@@ -5,3 +5,4 @@ export * from './schemas.ts';
 export * from './http.ts';
 export * from './service-token.ts';
 export * from './client.ts';
+export * from './postgres.ts';
