@@ -6,3 +6,4 @@ export * from './http.ts';
 export * from './service-token.ts';
 export * from './client.ts';
 export * from './postgres.ts';
+export * from './postgres-service.ts';

@@ -1,0 +1,24 @@
+import { databaseUrlFor, envInt, envString } from './config.ts';
+import { runService, type App } from './http.ts';
+
+export interface PostgresServiceEntry {
+  name: 'balance' | 'count';
+  defaultPort: number;
+  migrate: (databaseUrl: string) => Promise<string[]>;
+  build: (options: { databaseUrl: string; serviceToken: string }) => App;
+}
+
+/**
+ * The entry point shared by the PostgreSQL-backed services: `main.ts migrate` is the seed's
+ * migration task (run once, then exit); plain `main.ts` runs the service.
+ */
+export async function runPostgresService(entry: PostgresServiceEntry, argv = process.argv.slice(2)): Promise<void> {
+  const databaseUrl = databaseUrlFor(entry.name);
+  if (argv[0] === 'migrate') {
+    const applied = await entry.migrate(databaseUrl);
+    console.log(applied.length ? `${entry.name}: applied ${applied.join(', ')}` : `${entry.name}: schema is up to date`);
+    return;
+  }
+  const app = entry.build({ databaseUrl, serviceToken: envString('SERVICE_TOKEN') });
+  await runService(app, { port: envInt('PORT', entry.defaultPort), host: envString('HOST', '127.0.0.1') });
+}
