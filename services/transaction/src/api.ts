@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import {
+  accountIdOf,
+  badRequest,
+  createService,
+  createServiceClient,
+  ErrorReply,
+  HttpError,
+  notFound,
+  Quantity,
+  serviceUnavailable,
+  tooManyRequests,
+  type App,
+  type ServiceOptions,
+} from '@corebank/kit';
+import type { SagaKind } from './saga/machine.ts';
+import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
+import { createSagaStore } from './store/saga-store.ts';
+import { getStopFlag } from './store/tables.ts';
+import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
+import type { DynamoSettings } from './config.ts';
+
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
+/** Any RFC 4122 UUID; we issue v4. */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const NUDGE_TIMEOUT_MS = 1000;
+
+export interface TransactionApiOptions extends DynamoSettings {
+  stopFlagTtlMs?: number;
+  /** Worker base URL, nudged fire-and-forget after each new saga. */
+  workerUrl?: string;
+  serviceToken?: string;
+  logger?: ServiceOptions['logger'];
+  /** Share clients with the caller (they are then not destroyed on close). */
+  dynamo?: DynamoClients;
+}
+
+const TransactionRequest = Type.Object({ quantity: Quantity }, { additionalProperties: false });
+const TransactionCreated = Type.Object({ transactionId: Type.String() });
+const TransactionStatus = Type.Object({
+  status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
+  updatedAt: Type.String(),
+});
+const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
+
+/**
+ * The public transaction API: starts deposit and withdrawal sagas and answers their
+ * status. One saga per account at a time (429), closed while the region's stopFlag is
+ * "true" (503), idempotent on the Idempotency-Key header.
+ */
+export function buildTransactionApi(options: TransactionApiOptions): App {
+  const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+  const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
+  const stopFlag = createStopFlagCache({
+    read: () => getStopFlag(dynamo.doc, options.paramTable),
+    ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
+  });
+  const app = createService({ name: 'transaction', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
+  const nudgeWorker = createWorkerNudger(options, app.log);
+
+  app.addHook('onClose', async () => {
+    await nudgeWorker.close();
+    if (!options.dynamo) dynamo.destroy();
+  });
+
+  async function requireOpenRegion() {
+    let closed: boolean;
+    try {
+      closed = await stopFlag.isRegionClosed();
+    } catch (error) {
+      throw new HttpError(503, 'stop_flag_unavailable', 'the region state cannot be read right now', { cause: error });
+    }
+    if (closed) throw serviceUnavailable('this region is closed (stopFlag is true); use the active region');
+  }
+
+  async function startSaga(kind: SagaKind, request: FastifyRequest, quantity: number) {
+    const accountId = accountIdOf(request);
+    const idempotencyKey = idempotencyKeyOf(request);
+    await requireOpenRegion();
+    const result = await store.createSaga({
+      transactionId: randomUUID(),
+      accountId,
+      kind,
+      quantity,
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    });
+    switch (result.outcome) {
+      case 'created':
+        nudgeWorker.nudge(result.saga.transactionId);
+        return { transactionId: result.saga.transactionId };
+      case 'replayed':
+        return { transactionId: result.transactionId };
+      case 'idempotency_mismatch':
+        throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+      case 'account_busy':
+        throw tooManyRequests('the account already has a transaction in flight; retry when it has finished');
+    }
+  }
+
+  const createSchema = {
+    body: TransactionRequest,
+    response: { 200: TransactionCreated, 400: ErrorReply, 422: ErrorReply, 429: ErrorReply, 503: ErrorReply },
+  };
+  app.post('/transaction/deposit', { schema: createSchema }, (request) => startSaga('deposit', request, request.body.quantity));
+  app.post('/transaction/withdraw', { schema: createSchema }, (request) => startSaga('withdraw', request, request.body.quantity));
+
+  app.get(
+    '/transaction/:transactionId',
+    { schema: { params: TransactionParams, response: { 200: TransactionStatus, 400: ErrorReply, 404: ErrorReply } } },
+    async (request) => {
+      const accountId = accountIdOf(request);
+      const saga = await store.getSaga(request.params.transactionId);
+      // Another account's transaction is indistinguishable from an unknown one.
+      if (!saga || saga.accountId !== accountId) throw notFound(`no transaction ${request.params.transactionId} for this account`);
+      return { status: saga.status, updatedAt: saga.updatedAt };
+    },
+  );
+
+  return app;
+}
+
+/** Reads the optional Idempotency-Key header: 1-128 printable ASCII characters. */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers[IDEMPOTENCY_KEY_HEADER];
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw.join(', ') : raw;
+  if (!IDEMPOTENCY_KEY.test(value)) {
+    throw badRequest('header Idempotency-Key must be 1-128 printable ASCII characters', 'invalid_idempotency_key');
+  }
+  return value;
+}
+
+/** Tells the worker about a new saga so it starts within milliseconds; polling is the fallback. */
+function createWorkerNudger(options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>, log: FastifyBaseLogger) {
+  if (!options.workerUrl) return { nudge: (_id: string) => {}, close: async () => {} };
+  const client = createServiceClient({
+    baseUrl: options.workerUrl,
+    ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
+    timeoutMs: NUDGE_TIMEOUT_MS,
+  });
+  return {
+    nudge(transactionId: string) {
+      client.post(`/sagas/${transactionId}/nudge`, {}).then(
+        (reply) => {
+          if (reply.status >= 300) log.warn({ transactionId, status: reply.status }, 'worker refused a nudge');
+        },
+        (error: unknown) => log.debug({ err: error, transactionId }, 'worker nudge failed; polling will pick the saga up'),
+      );
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,49 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface DynamoOptions {
+  region: string;
+  /** DynamoDB Local (or any other endpoint); unset on AWS. */
+  endpoint?: string;
+  /** Sockets per client; the worker runs many sagas at once. */
+  maxSockets?: number;
+  env?: Record<string, string | undefined>;
+}
+
+export interface DynamoClients {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  destroy(): void;
+}
+
+/**
+ * The low-level client (table admin) and the document client (items as plain objects).
+ * With a configured endpoint and no credentials in the environment, DynamoDB Local's dummy
+ * credentials are used, since the SDK refuses to sign without any.
+ */
+export function createDynamoClients(options: DynamoOptions): DynamoClients {
+  const env = options.env ?? process.env;
+  const maxSockets = options.maxSockets ?? 256;
+  const localCredentials =
+    options.endpoint && !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE && !env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+      ? { accessKeyId: 'local', secretAccessKey: 'local' }
+      : undefined;
+  const client = new DynamoDBClient({
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(localCredentials ? { credentials: localCredentials } : {}),
+    maxAttempts: 3,
+    requestHandler: {
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+      connectionTimeout: 2000,
+      requestTimeout: 5000,
+    },
+  });
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return { client, doc, destroy: () => client.destroy() };
+}

@@ -1,0 +1,428 @@
+import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { firstStep, isSagaStep, type FinalStatus, type SagaKind, type SagaStatus, type SagaStep } from '../saga/machine.ts';
+import { periodOf } from '../saga/period.ts';
+import { PENDING_INDEX } from './tables.ts';
+
+/** One saga as the store keeps it. */
+export interface SagaRecord {
+  transactionId: string;
+  accountId: string;
+  kind: SagaKind;
+  quantity: number;
+  /** Fee period (month in Asia/Tokyo) fixed when the saga was created. */
+  period: string;
+  status: SagaStatus;
+  /** The step to run next (or running now); for a finished saga, the last one run. */
+  step: SagaStep;
+  withdrawalCount?: number;
+  /** How many times a worker has claimed this saga. */
+  attempts: number;
+  leaseOwner?: string;
+  /** Epoch milliseconds after which another worker may claim the saga. */
+  leaseUntil?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewSaga {
+  transactionId: string;
+  accountId: string;
+  kind: SagaKind;
+  quantity: number;
+  idempotencyKey?: string;
+}
+
+export type CreateSagaResult =
+  | { outcome: 'created'; saga: SagaRecord }
+  /** The idempotency key was used before with the same request: its transaction. */
+  | { outcome: 'replayed'; transactionId: string }
+  /** The idempotency key was used before for a different request. */
+  | { outcome: 'idempotency_mismatch'; transactionId: string }
+  /** Another saga of the account is in flight. */
+  | { outcome: 'account_busy' };
+
+/** The saga is no longer this worker's (its lease went to another, or it already ended). */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor(readonly transactionId: string, readonly owner: string, detail: string) {
+    super(`saga ${transactionId} is no longer leased by ${owner}: ${detail}`);
+  }
+}
+
+/** Idempotency keys are kept this long (an `expiresAt` TTL attribute, epoch seconds). */
+export const IDEMPOTENCY_KEY_TTL_SECONDS = 7 * 24 * 3600;
+
+const SAGA_SK = 'saga';
+const LOCK_SK = 'lock';
+const PENDING_PK = 'pending';
+const TRANSACTION_CONFLICT_RETRIES = 4;
+
+export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
+export const accountLockKey = (accountId: string) => ({ PK: `account#${accountId}`, SK: LOCK_SK });
+export const idempotencyKeyItemKey = (accountId: string, key: string) => ({ PK: `account#${accountId}`, SK: `idem#${key}` });
+
+export interface SagaStoreOptions {
+  doc: DynamoDBDocumentClient;
+  mainTable: string;
+  now?: () => Date;
+}
+
+export type SagaStore = ReturnType<typeof createSagaStore>;
+
+/**
+ * The DynamoDB repository of sagas. Creating a saga and ending it are one transaction each
+ * (they take and release the account lock); step progress and leases are single
+ * conditional updates. Methods return null for "not there" and throw LeaseLostError when a
+ * worker no longer owns the saga it is writing.
+ */
+export function createSagaStore(options: SagaStoreOptions) {
+  const { doc, mainTable: TableName } = options;
+  const now = options.now ?? (() => new Date());
+
+  async function createSaga(input: NewSaga): Promise<CreateSagaResult> {
+    const createdAt = now();
+    const at = createdAt.toISOString();
+    const saga: SagaRecord = {
+      transactionId: input.transactionId,
+      accountId: input.accountId,
+      kind: input.kind,
+      quantity: input.quantity,
+      period: periodOf(createdAt),
+      status: 'status#pending',
+      step: firstStep(input.kind),
+      attempts: 0,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [];
+    if (input.idempotencyKey !== undefined) {
+      items.push({
+        Put: {
+          TableName,
+          Item: {
+            ...idempotencyKeyItemKey(input.accountId, input.idempotencyKey),
+            transactionId: input.transactionId,
+            kind: input.kind,
+            quantity: input.quantity,
+            createdAt: at,
+            expiresAt: Math.floor(createdAt.getTime() / 1000) + IDEMPOTENCY_KEY_TTL_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+    }
+    const idempotencyIndex = input.idempotencyKey !== undefined ? 0 : -1;
+    const lockIndex = items.length;
+    items.push({
+      Put: {
+        TableName,
+        Item: { ...accountLockKey(input.accountId), transactionId: input.transactionId, createdAt: at },
+        ConditionExpression: 'attribute_not_exists(PK)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    });
+    items.push({
+      Put: {
+        TableName,
+        Item: { ...sagaKey(input.transactionId), ...saga, GSI1PK: PENDING_PK, GSI1SK: at },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    });
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return { outcome: 'created', saga };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const idempotency = reasons[idempotencyIndex];
+        if (idempotencyIndex >= 0 && idempotency?.Code === 'ConditionalCheckFailed') {
+          const previous = idempotency.Item ? unmarshalledItem(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
+          if (previous) {
+            const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
+            return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
+          }
+        }
+        if (reasons[lockIndex]?.Code === 'ConditionalCheckFailed') return { outcome: 'account_busy' };
+        if (hasTransactionConflict(reasons) && attempt < TRANSACTION_CONFLICT_RETRIES) {
+          await sleep(5 * attempt + Math.random() * 10);
+          continue;
+        }
+        // A request for the same account is being written right now.
+        if (hasTransactionConflict(reasons)) return { outcome: 'account_busy' };
+        throw error;
+      }
+    }
+  }
+
+  async function getIdempotencyRecord(accountId: string, key: string) {
+    const { Item } = await doc.send(new GetCommand({ TableName, Key: idempotencyKeyItemKey(accountId, key), ConsistentRead: true }));
+    return Item ?? null;
+  }
+
+  async function getSaga(transactionId: string): Promise<SagaRecord | null> {
+    const { Item } = await doc.send(new GetCommand({ TableName, Key: sagaKey(transactionId), ConsistentRead: true }));
+    return Item ? toSagaRecord(Item) : null;
+  }
+
+  /**
+   * Takes the lease of a pending saga whose lease is free, expired or already ours.
+   * Returns the saga as claimed, or null when it is finished, unknown or leased by another.
+   */
+  async function claimSaga(transactionId: string, owner: string, leaseMs: number): Promise<SagaRecord | null> {
+    const at = now().getTime();
+    try {
+      const { Attributes } = await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(transactionId),
+          UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
+          ConditionExpression:
+            '#status = :pending AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': 'status#pending' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? toSagaRecord(Attributes) : null;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null;
+      throw error;
+    }
+  }
+
+  /** Extends the lease of a saga this worker holds. */
+  async function renewLease(saga: SagaRecord, owner: string, leaseMs: number): Promise<SagaRecord> {
+    const leaseUntil = now().getTime() + leaseMs;
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(saga.transactionId),
+          UpdateExpression: 'SET leaseUntil = :until',
+          ConditionExpression: '#status = :pending AND leaseOwner = :me',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':me': owner, ':until': leaseUntil, ':pending': 'status#pending' },
+        }),
+      );
+      return { ...saga, leaseUntil };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease renewal refused');
+      throw error;
+    }
+  }
+
+  /**
+   * Records that `saga.step` is done and `to` runs next (with the withdrawal count once
+   * known), extending the lease in the same write.
+   */
+  async function recordStep(saga: SagaRecord, owner: string, to: SagaStep, leaseMs: number, withdrawalCount?: number): Promise<SagaRecord> {
+    const moment = now();
+    const updatedAt = moment.toISOString();
+    const leaseUntil = moment.getTime() + leaseMs;
+    const values: Record<string, unknown> = {
+      ':me': owner,
+      ':from': saga.step,
+      ':to': to,
+      ':updatedAt': updatedAt,
+      ':until': leaseUntil,
+      ':pending': 'status#pending',
+    };
+    let update = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
+    if (withdrawalCount !== undefined) {
+      update += ', withdrawalCount = :count';
+      values[':count'] = withdrawalCount;
+    }
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(saga.transactionId),
+          UpdateExpression: update,
+          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :from',
+          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // An SDK retry of a write that did land looks like this too: check before giving up.
+      const current = await getSaga(saga.transactionId);
+      if (!(current && current.status === 'status#pending' && current.leaseOwner === owner && current.step === to)) {
+        throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
+      }
+      return current;
+    }
+    return { ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) };
+  }
+
+  /**
+   * Ends the saga and releases the account lock in one transaction. Returns the finished
+   * saga; throws LeaseLostError when another worker owns it or it ended differently.
+   */
+  async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus): Promise<SagaRecord> {
+    const updatedAt = now().toISOString();
+    const endSaga = {
+      TableName,
+      Key: sagaKey(saga.transactionId),
+      UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
+      ConditionExpression: '#status = :pending AND leaseOwner = :me',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner },
+    };
+    const releaseAccountLock = {
+      TableName,
+      Key: accountLockKey(saga.accountId),
+      ConditionExpression: 'transactionId = :tx',
+      ExpressionAttributeValues: { ':tx': saga.transactionId },
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: endSaga }, { Delete: releaseAccountLock }] }));
+        return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [sagaReason, lockReason] = error.CancellationReasons ?? [];
+        if (sagaReason?.Code === 'ConditionalCheckFailed') {
+          const current = await getSaga(saga.transactionId);
+          if (current?.status === status) return current; // our earlier attempt landed
+          throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${current?.status ?? 'unknown'}`);
+        }
+        if (lockReason?.Code === 'ConditionalCheckFailed') {
+          // The lock is gone or names another saga: end this saga without touching the lock.
+          try {
+            await doc.send(new UpdateCommand(endSaga));
+          } catch (plainError) {
+            if (plainError instanceof ConditionalCheckFailedException) {
+              throw new LeaseLostError(saga.transactionId, owner, 'lease lost while ending the saga');
+            }
+            throw plainError;
+          }
+          return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
+        }
+        if (hasTransactionConflict(error.CancellationReasons ?? []) && attempt < TRANSACTION_CONFLICT_RETRIES) {
+          await sleep(5 * attempt + Math.random() * 10);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Gives the lease back (graceful shutdown) so another worker may resume at once. */
+  async function releaseLease(transactionId: string, owner: string): Promise<boolean> {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(transactionId),
+          UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
+          ConditionExpression: '#status = :pending AND leaseOwner = :me',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':zero': 0, ':me': owner, ':pending': 'status#pending' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Pending sagas, oldest first, that `owner` may claim now: lease free, expired or its own.
+   * Reads the sparse pending index (eventually consistent; the claim re-checks).
+   */
+  async function listClaimableSagas(owner: string, limit: number, maxPages = 5): Promise<SagaRecord[]> {
+    const at = now().getTime();
+    const found: SagaRecord[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    for (let page = 0; page < maxPages && found.length < limit; page++) {
+      const reply = await doc.send(
+        new QueryCommand({
+          TableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: 'GSI1PK = :pending',
+          ExpressionAttributeValues: { ':pending': PENDING_PK },
+          ScanIndexForward: true,
+          Limit: Math.max(limit * 4, 25),
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of reply.Items ?? []) {
+        const saga = toSagaRecord(item);
+        if (saga.status !== 'status#pending') continue;
+        if (saga.leaseUntil === undefined || saga.leaseUntil < at || saga.leaseOwner === owner) found.push(saga);
+        if (found.length >= limit) break;
+      }
+      ExclusiveStartKey = reply.LastEvaluatedKey;
+      if (!ExclusiveStartKey) break;
+    }
+    return found;
+  }
+
+  return { createSaga, getSaga, claimSaga, renewLease, recordStep, finishSaga, releaseLease, listClaimableSagas };
+}
+
+export class CorruptSagaError extends Error {
+  override name = 'CorruptSagaError';
+}
+
+/** Checks an item read from the table and turns it into a SagaRecord. */
+export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
+  const { transactionId, accountId, kind, quantity, period, status, step, withdrawalCount, attempts, leaseOwner, leaseUntil, createdAt, updatedAt } = item;
+  if (
+    typeof transactionId !== 'string' ||
+    typeof accountId !== 'string' ||
+    (kind !== 'deposit' && kind !== 'withdraw') ||
+    typeof quantity !== 'number' ||
+    typeof period !== 'string' ||
+    (status !== 'status#pending' && status !== 'status#success' && status !== 'status#success_rollback') ||
+    !isSagaStep(step) ||
+    typeof createdAt !== 'string' ||
+    typeof updatedAt !== 'string'
+  ) {
+    throw new CorruptSagaError(`saga item ${String(item.PK)} is malformed`);
+  }
+  return {
+    transactionId,
+    accountId,
+    kind,
+    quantity,
+    period,
+    status,
+    step,
+    ...(typeof withdrawalCount === 'number' ? { withdrawalCount } : {}),
+    attempts: typeof attempts === 'number' ? attempts : 0,
+    ...(typeof leaseOwner === 'string' ? { leaseOwner } : {}),
+    ...(typeof leaseUntil === 'number' ? { leaseUntil } : {}),
+    createdAt,
+    updatedAt,
+  };
+}
+
+function hasTransactionConflict(reasons: CancellationReason[]): boolean {
+  return reasons.some((reason) => reason.Code === 'TransactionConflict');
+}
+
+/** Cancellation reasons carry raw attribute values; only strings and numbers matter here. */
+function unmarshalledItem(item: Record<string, { S?: string; N?: string } | unknown>): Record<string, unknown> {
+  const plain: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(item)) {
+    const attribute = value as { S?: string; N?: string };
+    if (attribute && typeof attribute === 'object' && attribute.S !== undefined) plain[name] = attribute.S;
+    else if (attribute && typeof attribute === 'object' && attribute.N !== undefined) plain[name] = Number(attribute.N);
+  }
+  return plain;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
