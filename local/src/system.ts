@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
+import { migrateBalance } from '@corebank/balance';
+import { migrateCount } from '@corebank/count';
+import { databaseUrlFor, envOptional, type App } from '@corebank/kit';
+import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
+import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } from './postgres.ts';
+import { buildGlobalEndpoint, buildRegionalEndpoint } from './endpoints.ts';
+import { startServiceProcess, type ServiceProcess } from './processes.ts';
+import { waitFor } from './ports.ts';
+import {
+  DYNAMODB_LOCAL_PORT,
+  EMBEDDED_POSTGRES_PORT,
+  GLOBAL_ENDPOINT_PORT,
+  LOAD_UI_PORT,
+  LOCAL_REGIONS,
+  MAIN_TABLE,
+  paramTableOf,
+  type RegionSpec,
+} from './regions.ts';
+
+export interface LocalSystemOptions {
+  dataDir: string;
+  regions?: RegionSpec[];
+  globalPort?: number;
+  postgresPort?: number;
+  dynamodbPort?: number;
+  /** The load client's web UI; null to leave it out. */
+  loadUiPort?: number | null;
+  /** Extra environment for every service process (test-only knobs such as SAGA_STEP_DELAY_MS). */
+  serviceEnv?: Record<string, string>;
+  progress?: (line: string) => void;
+}
+
+export interface RegionRuntime {
+  spec: RegionSpec;
+  endpoint: string;
+  processes: Record<'balance' | 'count' | 'transaction' | 'worker', ServiceProcess>;
+  /** Starts a stopped (killed) service of this region again, with the same settings plus `extraEnv`. */
+  restart(service: 'balance' | 'count' | 'transaction' | 'worker', extraEnv?: Record<string, string>): Promise<void>;
+}
+
+export interface LocalSystem {
+  globalEndpoint: string;
+  loadUi?: string;
+  dynamodbEndpoint: string;
+  databaseUrls: { balance: string; count: string };
+  regions: RegionRuntime[];
+  serviceToken: string;
+  stop(): Promise<void>;
+}
+
+const SERVICE_SCRIPTS = {
+  balance: 'services/balance/src/main.ts',
+  count: 'services/count/src/main.ts',
+  transaction: 'services/transaction/src/api-main.ts',
+  worker: 'services/transaction/src/worker-main.ts',
+  load: 'client/src/main.ts',
+} as const;
+
+/**
+ * Starts the whole local system: PostgreSQL and DynamoDB Local (embedded unless
+ * DATABASE_URL / DYNAMODB_ENDPOINT point elsewhere), schemas and tables, each region's four
+ * services as separate processes behind its regional endpoint, the global endpoint, and the
+ * load client's UI. Everything started is stopped by `stop()`, in reverse order.
+ */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const progress = options.progress ?? (() => {});
+  const regions = options.regions ?? LOCAL_REGIONS;
+  const logDir = join(options.dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    cleanups.length = 0;
+  };
+
+  try {
+    const [databases, dynamodbEndpoint] = await Promise.all([
+      preparePostgres(options, progress, cleanups),
+      prepareDynamoDb(options, regions, progress, cleanups),
+    ]);
+    const serviceToken = randomBytes(24).toString('hex');
+
+    const runtimes: RegionRuntime[] = [];
+    for (const region of regions) {
+      progress(`starting ${region.label} (${region.name}) services`);
+      runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
+    }
+
+    const activeRegion = regions.find((region) => region.initialStopFlag === 'false')?.name;
+    const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
+    const globalEndpoint = buildGlobalEndpoint({
+      regionalEndpoints: Object.fromEntries(runtimes.map((runtime) => [runtime.spec.name, runtime.endpoint])),
+      activeRegion: () => activeRegion,
+    });
+    await listen(globalEndpoint, globalPort, cleanups);
+
+    let loadUi: string | undefined;
+    const loadUiPort = options.loadUiPort === undefined ? LOAD_UI_PORT : options.loadUiPort;
+    if (loadUiPort !== null) {
+      loadUi = `http://localhost:${loadUiPort}`;
+      const load = startServiceProcess({
+        name: 'load',
+        script: SERVICE_SCRIPTS.load,
+        env: { PORT: String(loadUiPort), LOAD_HOST: `http://localhost:${globalPort}` },
+        logFile: join(logDir, 'load.log'),
+      });
+      cleanups.push(() => load.stop());
+      await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000);
+    }
+
+    return {
+      globalEndpoint: `http://localhost:${globalPort}`,
+      ...(loadUi ? { loadUi } : {}),
+      dynamodbEndpoint,
+      databaseUrls: databases,
+      regions: runtimes,
+      serviceToken,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function preparePostgres(options: LocalSystemOptions, progress: (line: string) => void, cleanups: Array<() => Promise<void>>) {
+  let databases: { balance: string; count: string };
+  const external = envOptional('DATABASE_URL');
+  if (external || (envOptional('BALANCE_DATABASE_URL') && envOptional('COUNT_DATABASE_URL'))) {
+    databases = { balance: databaseUrlFor('balance'), count: databaseUrlFor('count') };
+    progress('PostgreSQL: using DATABASE_URL');
+    if (external) await Promise.all(['balance', 'count'].map((name) => ensureDatabase(external, name)));
+  } else {
+    const port = options.postgresPort ?? EMBEDDED_POSTGRES_PORT;
+    progress(`PostgreSQL: starting the embedded server on 127.0.0.1:${port}`);
+    const server: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(options.dataDir, 'postgres'), port });
+    cleanups.push(() => server.stop());
+    await Promise.all([server.ensureDatabase('balance'), server.ensureDatabase('count')]);
+    databases = { balance: server.url('balance'), count: server.url('count') };
+  }
+  const [balance, count] = await Promise.all([migrateBalance(databases.balance), migrateCount(databases.count)]);
+  progress(`PostgreSQL: databases balance and count migrated${balance.length + count.length ? ` (${[...balance, ...count].join(', ')})` : ''}`);
+  return databases;
+}
+
+async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[], progress: (line: string) => void, cleanups: Array<() => Promise<void>>) {
+  let endpoint = envOptional('DYNAMODB_ENDPOINT');
+  if (endpoint) {
+    progress(`DynamoDB: using ${endpoint}`);
+  } else {
+    const port = options.dynamodbPort ?? DYNAMODB_LOCAL_PORT;
+    progress(`DynamoDB: starting DynamoDB Local on 127.0.0.1:${port}`);
+    const local: DynamoDbLocalHandle = await startDynamoDbLocal({ port, dataDir: join(options.dataDir, 'dynamodb') });
+    cleanups.push(() => local.stop());
+    endpoint = local.endpoint;
+  }
+  for (const region of regions) {
+    const dynamo = createDynamoClients({ region: region.name, endpoint });
+    try {
+      await ensureTables(dynamo.client, { mainTable: MAIN_TABLE, paramTable: paramTableOf(region.name) });
+      // First start only: later starts keep whatever the operator (or a failover) set.
+      if ((await getStopFlag(dynamo.doc, paramTableOf(region.name))) === undefined) {
+        await putStopFlag(dynamo.doc, paramTableOf(region.name), region.initialStopFlag);
+      }
+    } finally {
+      dynamo.destroy();
+    }
+  }
+  progress(`DynamoDB: tables ${MAIN_TABLE} and ${regions.map((region) => paramTableOf(region.name)).join(', ')} ready`);
+  return endpoint;
+}
+
+async function startRegion(
+  region: RegionSpec,
+  context: LocalSystemOptions & { logDir: string; serviceToken: string; databases: { balance: string; count: string }; dynamodbEndpoint: string },
+  cleanups: Array<() => Promise<void>>,
+): Promise<RegionRuntime> {
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  const dynamoEnv = {
+    AWS_REGION: region.name,
+    DYNAMODB_ENDPOINT: context.dynamodbEndpoint,
+    MAIN_TABLE,
+    PARAM_TABLE: paramTableOf(region.name),
+  };
+  const envOf = {
+    balance: { BALANCE_DATABASE_URL: context.databases.balance, PORT: String(region.ports.balance) },
+    count: { COUNT_DATABASE_URL: context.databases.count, PORT: String(region.ports.count) },
+    transaction: { ...dynamoEnv, PORT: String(region.ports.transaction), WORKER_URL: url(region.ports.worker) },
+    worker: { ...dynamoEnv, PORT: String(region.ports.worker), BALANCE_URL: url(region.ports.balance), COUNT_URL: url(region.ports.count) },
+  } as const;
+
+  const launch = async (service: keyof typeof envOf, extraEnv: Record<string, string> = {}) => {
+    const child = startServiceProcess({
+      name: `${region.name}/${service}`,
+      script: SERVICE_SCRIPTS[service],
+      env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], ...extraEnv },
+      logFile: join(context.logDir, `${region.name}-${service}.log`),
+    });
+    const health = `${url(region.ports[service])}/health`;
+    await waitFor(`${region.label} ${service} (${health})`, async () => {
+      if (await Promise.race([child.exited, Promise.resolve(undefined)]) !== undefined) {
+        throw new Error(`${service} exited; see ${join(context.logDir, `${region.name}-${service}.log`)}`);
+      }
+      await fetchOk(health);
+    }, 60_000);
+    return child;
+  };
+
+  const services = ['balance', 'count', 'transaction', 'worker'] as const;
+  const started = await Promise.all(services.map((service) => launch(service)));
+  const processes = Object.fromEntries(services.map((service, i) => [service, started[i]!])) as RegionRuntime['processes'];
+  cleanups.push(() => Promise.all(Object.values(processes).map((child) => child.stop())).then(() => {}));
+
+  const endpoint = buildRegionalEndpoint({
+    region: region.name,
+    upstreams: { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) },
+  });
+  await listen(endpoint, region.endpointPort, cleanups);
+
+  return {
+    spec: region,
+    endpoint: `http://localhost:${region.endpointPort}`,
+    processes,
+    restart: async (service, extraEnv) => {
+      processes[service] = await launch(service, extraEnv);
+    },
+  };
+}
+
+async function listen(app: App, port: number, cleanups: Array<() => Promise<void>>) {
+  await app.listen({ port, host: '127.0.0.1' });
+  cleanups.push(() => app.close());
+}
+
+async function fetchOk(url: string): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+}
