@@ -1,0 +1,148 @@
+/**
+ * `npm run bench`: saga throughput and latency of the local system, next to the ceiling of
+ * the DynamoDB it runs on (3-item TransactWriteItems per second at the same concurrency),
+ * measured in the same run on the same DynamoDB Local.
+ *
+ *   npm run bench -- [--users 10,32] [--duration 15] [--poll-ms 5] [--host URL --dynamodb URL]
+ *
+ * Without --host it starts a fresh local system (temporary data, free ports) and stops it.
+ */
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { createLoadRunner } from '@corebank/client';
+import { createDynamoClients } from '@corebank/transaction';
+import { freePort } from './ports.ts';
+import { TOKYO } from './regions.ts';
+import { startLocalSystem } from './system.ts';
+
+/** The saga store's transactional writes per saga: one to create it, one to end it. */
+const TRANSACT_WRITES_PER_SAGA = 2;
+const TARGET_P50_MS = 50;
+const TARGET_P99_MS = 250;
+const TARGET_THROUGHPUT_SHARE = 0.3;
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '10,32' },
+    duration: { type: 'string', default: '15' },
+    'poll-ms': { type: 'string', default: '5' },
+    'ceiling-seconds': { type: 'string', default: '5' },
+    host: { type: 'string' },
+    dynamodb: { type: 'string' },
+  },
+});
+const userCounts = values.users.split(',').map(Number);
+const durationMs = Number(values.duration) * 1000;
+const pollIntervalMs = Number(values['poll-ms']);
+const ceilingMs = Number(values['ceiling-seconds']) * 1000;
+if (userCounts.some((n) => !Number.isInteger(n) || n < 1) || !(durationMs > 0) || !(pollIntervalMs > 0)) {
+  console.error('bench: --users takes positive integers (10,32), --duration and --poll-ms positive numbers');
+  process.exit(2);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T>): Promise<T> {
+  if (values.host) {
+    if (!values.dynamodb) throw new Error('--host needs --dynamodb (the endpoint that system uses) to measure the ceiling');
+    return work(values.host, values.dynamodb);
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'corebank-bench-'));
+  chmodSync(dataDir, 0o755);
+  console.log('starting a fresh local system ...');
+  const system = await startLocalSystem({
+    dataDir,
+    regions: [{ ...TOKYO, endpointPort: await freePort(), ports: { balance: await freePort(), count: await freePort(), transaction: await freePort(), worker: await freePort() } }],
+    globalPort: await freePort(),
+    postgresPort: await freePort(),
+    dynamodbPort: await freePort(),
+    loadUiPort: null,
+    serviceEnv: { LOG_LEVEL: 'warn' },
+  });
+  try {
+    return await work(system.globalEndpoint, system.dynamodbEndpoint);
+  } finally {
+    await system.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measureSagas(host: string, users: number) {
+  const runner = createLoadRunner({ host, users, spawnRate: users, pollIntervalMs, timeoutMs: 3000 });
+  runner.start();
+  await sleep(2000); // warm-up: connections, JIT, caches
+  runner.resetStats();
+  await sleep(durationMs);
+  const stats = runner.stats();
+  await runner.close();
+  const seconds = (stats.time - stats.startTime) / 1000;
+  return { sagasPerSecond: stats.completedSagas / seconds, latency: stats.sagaLatency, failRatio: stats.failRatio, requests: stats.aggregated.requests };
+}
+
+/** 3-item TransactWriteItems per second that this DynamoDB sustains at `concurrency`. */
+async function measureCeiling(endpoint: string, concurrency: number): Promise<number> {
+  const dynamo = createDynamoClients({ region: TOKYO.name, endpoint });
+  const table = `bench-ceiling-${randomUUID().slice(0, 8)}`;
+  try {
+    await dynamo.client.send(new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
+    }));
+    await waitUntilTableExists({ client: dynamo.client, maxWaitTime: 30 }, { TableName: table });
+    let writes = 0;
+    const deadline = Date.now() + ceilingMs;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        const id = randomUUID();
+        await dynamo.doc.send(new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: table, Item: { PK: `tx#${id}`, SK: 'saga', step: 'x' }, ConditionExpression: 'attribute_not_exists(PK)' } },
+            { Put: { TableName: table, Item: { PK: `account#${id}`, SK: 'lock', tx: id }, ConditionExpression: 'attribute_not_exists(PK)' } },
+            { Put: { TableName: table, Item: { PK: `account#${id}`, SK: `idem#${id}`, tx: id } } },
+          ],
+        }));
+        writes += 1;
+      }
+    }));
+    return writes / (ceilingMs / 1000);
+  } finally {
+    await dynamo.client.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+    dynamo.destroy();
+  }
+}
+
+await withSystem(async (host, dynamodb) => {
+  const rows: string[] = [];
+  for (const users of userCounts) {
+    console.log(`\n${users} users for ${durationMs / 1000} s, polling every ${pollIntervalMs} ms ...`);
+    const sagas = await measureSagas(host, users);
+    console.log(`measuring the DynamoDB ceiling at concurrency ${users} for ${ceilingMs / 1000} s ...`);
+    const ceiling = await measureCeiling(dynamodb, users);
+    const sagaCeiling = ceiling / TRANSACT_WRITES_PER_SAGA;
+    const share = sagas.sagasPerSecond / sagaCeiling;
+    const { p50Ms, p99Ms } = sagas.latency;
+    rows.push(
+      [
+        String(users).padStart(5),
+        sagas.sagasPerSecond.toFixed(1).padStart(8),
+        String(p50Ms).padStart(7),
+        String(p99Ms).padStart(7),
+        (sagas.failRatio * 100).toFixed(2).padStart(7),
+        ceiling.toFixed(0).padStart(9),
+        sagaCeiling.toFixed(0).padStart(9),
+        share.toFixed(2).padStart(6),
+        `${p50Ms <= TARGET_P50_MS ? 'ok' : 'SLOW'} p50≤${TARGET_P50_MS}  ${p99Ms <= TARGET_P99_MS ? 'ok' : 'SLOW'} p99≤${TARGET_P99_MS}  ${share >= TARGET_THROUGHPUT_SHARE ? 'ok' : 'LOW'} share≥${TARGET_THROUGHPUT_SHARE}`,
+      ].join(' '),
+    );
+  }
+  console.log(`\nsaga = POST → terminal status; ceiling = 3-item TransactWriteItems/s on the same DynamoDB; ${TRANSACT_WRITES_PER_SAGA} transact writes per saga`);
+  console.log('users  sagas/s p50(ms) p99(ms)  fail%  ceiling/s  sagas-max  ratio  targets');
+  for (const row of rows) console.log(row);
+});
