@@ -7,7 +7,7 @@ import { migrateCount } from '@corebank/count';
 import { databaseUrlFor, envOptional, type App } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } from './postgres.ts';
-import { buildGlobalEndpoint, buildRegionalEndpoint } from './endpoints.ts';
+import { buildEndpoint, startHealthChecks, type RegionUpstreams } from './endpoints.ts';
 import { startServiceProcess, type ServiceProcess } from './processes.ts';
 import { waitFor } from './ports.ts';
 import {
@@ -90,13 +90,16 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
     }
 
+    const upstreams = Object.fromEntries(regions.map((region) => [region.name, upstreamsOf(region)]));
+    const health = startHealthChecks(upstreams);
+    cleanups.push(async () => health.stop());
+    for (const region of regions) {
+      await listen(buildEndpoint({ name: `endpoint-${region.name}`, regions: upstreams, regionOf: () => region.name, health }), region.endpointPort, cleanups);
+    }
+    // Routing controls: the region that starts open is On. The failover workflow will move it.
     const activeRegion = regions.find((region) => region.initialStopFlag === 'false')?.name;
     const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
-    const globalEndpoint = buildGlobalEndpoint({
-      regionalEndpoints: Object.fromEntries(runtimes.map((runtime) => [runtime.spec.name, runtime.endpoint])),
-      activeRegion: () => activeRegion,
-    });
-    await listen(globalEndpoint, globalPort, cleanups);
+    await listen(buildEndpoint({ name: 'endpoint-global', regions: upstreams, regionOf: () => activeRegion, health }), globalPort, cleanups);
 
     let loadUi: string | undefined;
     const loadUiPort = options.loadUiPort === undefined ? LOAD_UI_PORT : options.loadUiPort;
@@ -215,12 +218,6 @@ async function startRegion(
   const processes = Object.fromEntries(services.map((service, i) => [service, started[i]!])) as RegionRuntime['processes'];
   cleanups.push(() => Promise.all(Object.values(processes).map((child) => child.stop())).then(() => {}));
 
-  const endpoint = buildRegionalEndpoint({
-    region: region.name,
-    upstreams: { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) },
-  });
-  await listen(endpoint, region.endpointPort, cleanups);
-
   return {
     spec: region,
     endpoint: `http://localhost:${region.endpointPort}`,
@@ -229,6 +226,11 @@ async function startRegion(
       processes[service] = await launch(service, extraEnv);
     },
   };
+}
+
+function upstreamsOf(region: RegionSpec): RegionUpstreams {
+  const url = (port: number) => `http://127.0.0.1:${port}`;
+  return { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) };
 }
 
 async function listen(app: App, port: number, cleanups: Array<() => Promise<void>>) {
