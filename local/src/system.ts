@@ -182,7 +182,6 @@ async function startRegion(
   context: LocalSystemOptions & { logDir: string; serviceToken: string; databases: { balance: string; count: string }; dynamodbEndpoint: string },
   cleanups: Array<() => Promise<void>>,
 ): Promise<RegionRuntime> {
-  const url = (port: number) => `http://127.0.0.1:${port}`;
   const dynamoEnv = {
     AWS_REGION: region.name,
     DYNAMODB_ENDPOINT: context.dynamodbEndpoint,
@@ -228,8 +227,9 @@ async function startRegion(
   };
 }
 
+const url = (port: number) => `http://127.0.0.1:${port}`;
+
 function upstreamsOf(region: RegionSpec): RegionUpstreams {
-  const url = (port: number) => `http://127.0.0.1:${port}`;
   return { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) };
 }
 

@@ -6,3 +6,4 @@ export * from './store/saga-store.ts';
 export * from './stop-flag.ts';
 export * from './config.ts';
 export * from './api.ts';
+export * from './worker.ts';
