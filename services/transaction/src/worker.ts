@@ -1,0 +1,396 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { Type } from '@fastify/type-provider-typebox';
+import {
+  ACCOUNT_HEADER,
+  createService,
+  createServiceClient,
+  ErrorReply,
+  requireServiceToken,
+  UpstreamUnavailableError,
+  type App,
+  type ServiceClient,
+  type ServiceOptions,
+} from '@corebank/kit';
+import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetService } from './saga/machine.ts';
+import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
+import { createSagaStore, LeaseLostError, type SagaRecord } from './store/saga-store.ts';
+import { getStopFlag } from './store/tables.ts';
+import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_STEP_TIMEOUT_MS,
+  DEFAULT_WORKER_CONCURRENCY,
+  DEFAULT_WORKER_POLL_MS,
+  defaultWorkerId,
+  type DynamoSettings,
+} from './config.ts';
+import { UUID_PATTERN } from './api.ts';
+
+/** A forward step that found its service unavailable this many times in a row has failed. */
+export const MAX_TRANSIENT_ATTEMPTS = 5;
+export const RETRY_BASE_DELAY_MS = 100;
+/** Cap of the backoff between attempts of a forward step. */
+export const MAX_STEP_RETRY_DELAY_MS = 2000;
+/** Cap of the backoff of a compensation, which is retried until it succeeds. */
+export const MAX_COMPENSATION_RETRY_DELAY_MS = 10_000;
+/** How long a graceful stop waits for in-flight steps. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** Sagas nudged while every slot is busy wait here (beyond it, polling finds them). */
+const MAX_BACKLOG = 10_000;
+
+export interface WorkerOptions extends DynamoSettings {
+  balanceUrl: string;
+  countUrl: string;
+  serviceToken: string;
+  /** Must be unique among live workers: a worker may resume sagas leased under its own id. */
+  workerId?: string;
+  pollMs?: number;
+  concurrency?: number;
+  leaseMs?: number;
+  stepTimeoutMs?: number;
+  /** Test-only: sleep after each step's call, before recording its outcome. */
+  stepDelayMs?: number;
+  stopFlagTtlMs?: number;
+  maxTransientAttempts?: number;
+  shutdownGraceMs?: number;
+  logger?: FastifyBaseLogger;
+  /** Share DynamoDB clients with the caller (they are then not destroyed on stop). */
+  dynamo?: DynamoClients;
+}
+
+export interface WorkerStats {
+  workerId: string;
+  running: number;
+  backlog: number;
+  claimed: number;
+  succeeded: number;
+  rolledBack: number;
+  abandoned: number;
+}
+
+export type NudgeResult = 'started' | 'running' | 'queued' | 'stopping';
+
+export interface Worker {
+  readonly workerId: string;
+  /** Starts polling for pending sagas; idempotent. */
+  start(): void;
+  /** Stops claiming, lets in-flight steps finish (bounded), then closes clients. */
+  stop(): Promise<void>;
+  /** A saga was just created: try to run it now. */
+  nudge(transactionId: string): NudgeResult;
+  /** One recovery round: claims pending sagas whose lease is free; returns how many it started. */
+  pollOnce(): Promise<number>;
+  isStopping(): boolean;
+  stats(): WorkerStats;
+}
+
+/** The saga's step could not finish because the worker is stopping; the lease is handed back. */
+class StoppingError extends Error {
+  override name = 'StoppingError';
+}
+
+interface StepResult {
+  outcome: StepOutcome;
+  withdrawalCount?: number;
+}
+
+const silentLogger = {
+  level: 'silent',
+  fatal: () => {},
+  error: () => {},
+  warn: () => {},
+  info: () => {},
+  debug: () => {},
+  trace: () => {},
+  silent: () => {},
+  child: () => silentLogger,
+} as unknown as FastifyBaseLogger;
+
+/**
+ * The saga worker. New sagas arrive by nudge and are claimed at once; a poll of the
+ * pending index every `pollMs` recovers the rest (sagas of dead workers, nudges lost).
+ * Up to `concurrency` sagas (necessarily of different accounts) run at the same time, each
+ * under a lease so that no two workers run the same step at once.
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const workerId = options.workerId ?? defaultWorkerId();
+  const concurrency = options.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
+  const pollMs = options.pollMs ?? DEFAULT_WORKER_POLL_MS;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+  const stepDelayMs = options.stepDelayMs ?? 0;
+  const maxTransientAttempts = options.maxTransientAttempts ?? MAX_TRANSIENT_ATTEMPTS;
+  const shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const log = (options.logger ?? silentLogger).child({ workerId });
+
+  const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+  const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
+  const stopFlag = createStopFlagCache({
+    read: () => getStopFlag(dynamo.doc, options.paramTable),
+    ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
+  });
+  const clientOf = (baseUrl: string) => createServiceClient({ baseUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs, connections: concurrency });
+  const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
+
+  const running = new Map<string, Promise<void>>();
+  const backlog = new Set<string>();
+  const stopController = new AbortController();
+  const counters = { claimed: 0, succeeded: 0, rolledBack: 0, abandoned: 0 };
+  let started = false;
+  let stopping = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let stopped: Promise<void> | undefined;
+
+  /** Sleeps, but wakes at once when the worker starts stopping. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0 || stopController.signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      stopController.signal.addEventListener('abort', done, { once: true });
+      function done() {
+        clearTimeout(timer);
+        stopController.signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+
+  async function isRegionClosed(): Promise<boolean> {
+    try {
+      return await stopFlag.isRegionClosed();
+    } catch (error) {
+      log.warn({ err: error }, 'stopFlag unreadable; claiming nothing until it can be read');
+      return true;
+    }
+  }
+
+  function launch(transactionId: string) {
+    const task = (async () => {
+      if (await isRegionClosed()) return;
+      if (stopping) return;
+      const saga = await store.claimSaga(transactionId, workerId, leaseMs);
+      if (!saga) return;
+      counters.claimed++;
+      await driveSaga(saga);
+    })()
+      .catch((error: unknown) => log.error({ err: error, transactionId }, 'saga run failed; it will be resumed from its recorded step'))
+      .finally(() => {
+        running.delete(transactionId);
+        drainBacklog();
+      });
+    running.set(transactionId, task);
+  }
+
+  function drainBacklog() {
+    for (const transactionId of backlog) {
+      if (stopping || running.size >= concurrency) return;
+      backlog.delete(transactionId);
+      if (!running.has(transactionId)) launch(transactionId);
+    }
+  }
+
+  /** Runs the saga from its recorded step to its end, recording each step as it goes. */
+  async function driveSaga(claimed: SagaRecord): Promise<void> {
+    let saga = claimed;
+    try {
+      for (;;) {
+        if (stopping) throw new StoppingError();
+        saga = await keepLease(saga);
+        const result = await performStep(saga, () => keepLease(saga).then((renewed) => void (saga = renewed)));
+        await pause(stepDelayMs);
+        const transition = nextStep(saga.kind, saga.step, result.outcome);
+        if (transition.kind === 'finish') {
+          await store.finishSaga(saga, workerId, transition.status);
+          if (transition.status === 'status#success') counters.succeeded++;
+          else counters.rolledBack++;
+          log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
+          return;
+        }
+        if (transition.kind === 'retry') continue; // performStep retries compensations itself
+        if (isCompensation(transition.step)) {
+          log.info({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
+        }
+        saga = await store.recordStep(saga, workerId, transition.step, leaseMs, result.withdrawalCount);
+      }
+    } catch (error) {
+      if (error instanceof StoppingError) {
+        counters.abandoned++;
+        await store.releaseLease(saga.transactionId, workerId).catch(() => false);
+        return;
+      }
+      if (error instanceof LeaseLostError) {
+        counters.abandoned++;
+        log.warn({ transactionId: saga.transactionId, reason: error.message }, 'saga lease lost; another worker has it');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** Renews the lease when less than two step timeouts of it remain. */
+  async function keepLease(saga: SagaRecord): Promise<SagaRecord> {
+    if (saga.leaseUntil !== undefined && saga.leaseUntil - Date.now() > 2 * stepTimeoutMs) return saga;
+    return store.renewLease(saga, workerId, leaseMs);
+  }
+
+  /**
+   * Calls the step's service. A 2xx succeeds; a 4xx is a business failure; a 5xx, a 408/429
+   * or no answer is transient and retried with backoff: a forward step fails after
+   * `maxTransientAttempts`, a compensation is retried until it succeeds.
+   */
+  async function performStep(saga: SagaRecord, renewLease: () => Promise<void>): Promise<StepResult> {
+    const request = stepRequest(saga.step, saga);
+    const compensation = isCompensation(saga.step);
+    const context = { transactionId: saga.transactionId, step: saga.step };
+    for (let attempt = 1; ; attempt++) {
+      let problem: string;
+      try {
+        const reply = await services[request.service].put<Record<string, unknown> | null>(request.path, request.body, {
+          [ACCOUNT_HEADER]: saga.accountId,
+        });
+        if (reply.status >= 200 && reply.status < 300) {
+          if (saga.step !== 'withdraw_count') return { outcome: 'succeeded' };
+          const count = reply.body?.count;
+          if (typeof count === 'number' && Number.isSafeInteger(count) && count >= 1) return { outcome: 'succeeded', withdrawalCount: count };
+          problem = `count service answered without a valid count: ${JSON.stringify(reply.body)}`;
+        } else if (reply.status >= 400 && reply.status < 500 && reply.status !== 408 && reply.status !== 429) {
+          if (!compensation) {
+            log.info({ ...context, status: reply.status, reply: reply.body }, 'saga step refused');
+            return { outcome: 'failed' };
+          }
+          problem = `compensation refused with ${reply.status}: ${JSON.stringify(reply.body)}`;
+          log.error(context, problem);
+        } else {
+          problem = `answered ${reply.status}`;
+        }
+      } catch (error) {
+        if (!(error instanceof UpstreamUnavailableError) && !(error instanceof SyntaxError)) throw error;
+        problem = error.message;
+      }
+      if (!compensation && attempt >= maxTransientAttempts) {
+        log.warn({ ...context, attempt, problem }, 'saga step stayed unavailable; treating it as failed');
+        return { outcome: 'failed' };
+      }
+      log.debug({ ...context, attempt, problem }, 'saga step unavailable; retrying');
+      const cap = compensation ? MAX_COMPENSATION_RETRY_DELAY_MS : MAX_STEP_RETRY_DELAY_MS;
+      await pause(Math.min(cap, RETRY_BASE_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+      if (stopping) throw new StoppingError();
+      await renewLease();
+    }
+  }
+
+  async function pollOnce(): Promise<number> {
+    if (stopping || !started) return 0;
+    drainBacklog();
+    const free = concurrency - running.size;
+    if (free <= 0 || (await isRegionClosed())) return 0;
+    const claimable = await store.listClaimableSagas(workerId, free);
+    let launched = 0;
+    for (const saga of claimable) {
+      if (stopping || running.size >= concurrency) break;
+      if (running.has(saga.transactionId)) continue;
+      launch(saga.transactionId);
+      launched++;
+    }
+    return launched;
+  }
+
+  function schedulePoll() {
+    pollTimer = setTimeout(async () => {
+      try {
+        await pollOnce();
+      } catch (error) {
+        log.warn({ err: error }, 'polling for pending sagas failed');
+      }
+      if (!stopping) schedulePoll();
+    }, pollMs);
+  }
+
+  return {
+    workerId,
+    start() {
+      if (started || stopping) return;
+      started = true;
+      log.info({ concurrency, pollMs, leaseMs }, 'saga worker started');
+      // A first round straight away picks up what a previous worker left.
+      void pollOnce().catch((error: unknown) => log.warn({ err: error }, 'polling for pending sagas failed'));
+      schedulePoll();
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        clearTimeout(pollTimer);
+        backlog.clear();
+        stopController.abort();
+        const inFlight = Promise.allSettled([...running.values()]);
+        let graceTimer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'timeout'>((resolve) => (graceTimer = setTimeout(() => resolve('timeout'), shutdownGraceMs)));
+        const ended = await Promise.race([inFlight.then(() => 'done' as const), graceOver]);
+        clearTimeout(graceTimer);
+        if (ended === 'timeout') log.warn({ running: running.size }, 'sagas still in flight at shutdown; their leases will expire');
+        await Promise.allSettled([services.balance.close(), services.count.close()]);
+        if (!options.dynamo) dynamo.destroy();
+        log.info(counters, 'saga worker stopped');
+      })();
+      return stopped;
+    },
+    nudge(transactionId) {
+      if (stopping) return 'stopping';
+      if (running.has(transactionId)) return 'running';
+      if (running.size >= concurrency) {
+        if (backlog.size < MAX_BACKLOG) backlog.add(transactionId);
+        return 'queued';
+      }
+      launch(transactionId);
+      return 'started';
+    },
+    pollOnce,
+    isStopping: () => stopping,
+    stats: () => ({ workerId, running: running.size, backlog: backlog.size, ...counters }),
+  };
+}
+
+const NudgeParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
+const NudgeReply = Type.Object({ transactionId: Type.String(), result: Type.String() });
+
+/** POST /sagas/{id}/nudge (internal, service token required): run this new saga now. */
+export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: string): void {
+  app.register(async (scope) => {
+    scope.addHook('onRequest', requireServiceToken(serviceToken));
+    scope.post(
+      '/sagas/:transactionId/nudge',
+      { schema: { params: NudgeParams, response: { 202: NudgeReply, 400: ErrorReply, 403: ErrorReply } } },
+      async (request, reply) => {
+        const { transactionId } = request.params as { transactionId: string };
+        return reply.status(202).send({ transactionId, result: worker.nudge(transactionId) });
+      },
+    );
+  });
+  app.get('/worker/stats', async () => worker.stats());
+}
+
+export interface WorkerAppOptions extends Omit<WorkerOptions, 'logger'> {
+  logger?: ServiceOptions['logger'];
+}
+
+/**
+ * The worker process's HTTP face: GET /health (503 once stopping), the nudge endpoint and
+ * GET /worker/stats. The worker starts polling when the app is ready and stops (gracefully)
+ * when the app closes.
+ */
+export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: Worker } {
+  let worker: Worker | undefined;
+  const app = createService({
+    name: 'transaction-worker',
+    health: async () => {
+      if (!worker || worker.isStopping()) throw new Error('worker is stopping');
+    },
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+  const { logger: _logger, ...workerOptions } = options;
+  worker = createWorker({ ...workerOptions, logger: app.log });
+  registerWorkerRoutes(app, worker, options.serviceToken);
+  const started = worker;
+  app.addHook('onReady', async () => started.start());
+  app.addHook('onClose', async () => started.stop());
+  return { app, worker: started };
+}
