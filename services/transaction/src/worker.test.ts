@@ -76,7 +76,7 @@ async function finalStatus(api: App, id: string, account: string, timeoutMs = 15
     const reply = await api.inject({ method: 'GET', url: `/transaction/${id}`, headers: { x_account_id: account } });
     status = reply.json().status;
     if (status === 'status#pending') throw new Error('still pending');
-  }, timeoutMs, 10);
+  }, timeoutMs, 25);
   return status;
 }
 
@@ -201,13 +201,13 @@ describe('two workers on one table', () => {
     await ensureTables(dynamo.client, twinTables);
     const store = createSagaStore({ doc: dynamo.doc, mainTable: twinTables.mainTable });
     const [a, b] = await Promise.all([
-      startWorker({ ...twinTables, pollMs: 10, workerId: 'twin-a' }),
-      startWorker({ ...twinTables, pollMs: 10, workerId: 'twin-b' }),
+      startWorker({ ...twinTables, pollMs: 20, workerId: 'twin-a' }),
+      startWorker({ ...twinTables, pollMs: 20, workerId: 'twin-b' }),
     ]);
     // No nudges: both workers find every saga through the pending index at the same time.
     const api = buildTransactionApi({ ...twinTables, dynamo, logger: false });
     apps.push(api);
-    const accounts = Array.from({ length: 30 }, (_, i) => `twin-${i}`);
+    const accounts = Array.from({ length: 20 }, (_, i) => `twin-${i}`);
     const plan: Array<['deposit' | 'withdraw', number]> = [
       ['deposit', 1000],
       ['withdraw', 300],

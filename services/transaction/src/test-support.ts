@@ -1,0 +1,61 @@
+/**
+ * Test-only helpers (never imported by the service): the real balance and count services
+ * on fresh databases, each listening on a free port, and fresh DynamoDB tables.
+ */
+import { createServiceClient, type App } from '@corebank/kit';
+import { buildBalanceApp, migrateBalance } from '@corebank/balance';
+import { buildCountApp, migrateCount } from '@corebank/count';
+import { dynamodbEndpoint, freshDatabase, freshTablePrefix } from '../../../test/helpers.ts';
+import { freePort } from '../../../local/src/ports.ts';
+import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
+import { ensureTables, putStopFlag } from './store/tables.ts';
+import { periodOf } from './saga/period.ts';
+
+export const TEST_SERVICE_TOKEN = 'transaction-test-token';
+
+export async function listenOnFreePort(app: App): Promise<string> {
+  const port = await freePort();
+  await app.listen({ port, host: '127.0.0.1' });
+  return `http://127.0.0.1:${port}`;
+}
+
+export interface Backends {
+  dynamo: DynamoClients;
+  dynamodbEndpoint: string;
+  tables: { region: string; mainTable: string; paramTable: string };
+  balanceUrl: string;
+  countUrl: string;
+  balanceOf(account: string): Promise<number>;
+  countOf(account: string, period?: string): Promise<number>;
+  /** A direct internal call to balance or count, as the worker makes it. */
+  internalPut(service: 'balance' | 'count', path: string, account: string, body: unknown): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startBackends(name: string): Promise<Backends> {
+  const dynamo = createDynamoClients({ region: 'ap-northeast-1', endpoint: dynamodbEndpoint() });
+  const prefix = freshTablePrefix(name);
+  const tables = { region: 'ap-northeast-1', mainTable: `${prefix}-main`, paramTable: `${prefix}-param` };
+  const [balanceDb, countDb] = await Promise.all([freshDatabase(`${name.replace(/-/g, '_')}_balance`), freshDatabase(`${name.replace(/-/g, '_')}_count`), ensureTables(dynamo.client, tables)]);
+  await Promise.all([migrateBalance(balanceDb), migrateCount(countDb), putStopFlag(dynamo.doc, tables.paramTable, 'false')]);
+  const balanceApp = buildBalanceApp({ databaseUrl: balanceDb, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+  const countApp = buildCountApp({ databaseUrl: countDb, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+  const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balanceApp), listenOnFreePort(countApp)]);
+  const balance = createServiceClient({ baseUrl: balanceUrl, serviceToken: TEST_SERVICE_TOKEN });
+  const count = createServiceClient({ baseUrl: countUrl, serviceToken: TEST_SERVICE_TOKEN });
+  return {
+    dynamo,
+    dynamodbEndpoint: dynamodbEndpoint(),
+    tables,
+    balanceUrl,
+    countUrl,
+    balanceOf: async (account) => (await balance.get<{ balance: number }>('/balance', { X_ACCOUNT_ID: account })).body.balance,
+    countOf: async (account, period = periodOf(new Date())) => (await count.get<{ count: number }>(`/count/${account}/${period}`)).body.count,
+    internalPut: async (service, path, account, body) => (await (service === 'balance' ? balance : count).put(path, body, { X_ACCOUNT_ID: account })).status,
+    close: async () => {
+      await Promise.all([balance.close(), count.close()]);
+      await Promise.all([balanceApp.close(), countApp.close()]);
+      dynamo.destroy();
+    },
+  };
+}
