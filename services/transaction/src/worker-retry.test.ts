@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createService, type App } from '@corebank/kit';
+import { dynamodbEndpoint, freshTablePrefix } from '../../../test/helpers.ts';
+import { waitFor } from '../../../local/src/ports.ts';
+import { createWorker, type Worker } from './worker.ts';
+import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
+import { ensureTables, putStopFlag } from './store/tables.ts';
+import { createSagaStore, type SagaStore } from './store/saga-store.ts';
+import { listenOnFreePort } from './test-support.ts';
+
+/**
+ * Stand-ins for balance and count whose answers each test scripts, to drive the worker
+ * through transient failures (5xx, no answer) and business failures (4xx).
+ */
+type Script = (call: number, body: Record<string, unknown>) => { status: number; body: unknown };
+const scripts = new Map<string, Script>();
+const calls = new Map<string, number>();
+const ok: Script = () => ({ status: 200, body: { balance: 0, accountId: 'x', outcome: 'applied', count: 1 } });
+
+function fakeService(name: string): App {
+  const app = createService({ name, logger: false });
+  app.put('/*', async (request, reply) => {
+    const key = `${request.headers['x_account_id']} ${request.url}`;
+    const call = (calls.get(key) ?? 0) + 1;
+    calls.set(key, call);
+    const script = scripts.get(key) ?? ok;
+    const answer = script(call, request.body as Record<string, unknown>);
+    return reply.status(answer.status).send(answer.body);
+  });
+  return app;
+}
+
+const prefix = freshTablePrefix('tx-retry');
+const tables = { region: 'ap-northeast-1', mainTable: `${prefix}-main`, paramTable: `${prefix}-param` };
+let dynamo: DynamoClients;
+let store: SagaStore;
+let worker: Worker;
+const apps: App[] = [];
+
+beforeAll(async () => {
+  dynamo = createDynamoClients({ region: tables.region, endpoint: dynamodbEndpoint() });
+  await ensureTables(dynamo.client, tables);
+  await putStopFlag(dynamo.doc, tables.paramTable, 'false');
+  store = createSagaStore({ doc: dynamo.doc, mainTable: tables.mainTable });
+  const balance = fakeService('fake-balance');
+  const count = fakeService('fake-count');
+  apps.push(balance, count);
+  const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balance), listenOnFreePort(count)]);
+  worker = createWorker({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, maxTransientAttempts: 3 });
+  worker.start();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  for (const app of apps) await app.close();
+  dynamo?.destroy();
+});
+
+async function runSaga(account: string, kind: 'deposit' | 'withdraw'): Promise<string> {
+  const created = await store.createSaga({ transactionId: crypto.randomUUID(), accountId: account, kind, quantity: 100 });
+  if (created.outcome !== 'created') throw new Error(created.outcome);
+  worker.nudge(created.saga.transactionId);
+  let status = '';
+  await waitFor(`saga of ${account} to end`, async () => {
+    status = (await store.getSaga(created.saga.transactionId))!.status;
+    if (status === 'status#pending') throw new Error('pending');
+  }, 20_000, 20);
+  return status;
+}
+
+const unavailable: Script = () => ({ status: 503, body: { error: 'unavailable', message: 'down' } });
+
+describe('worker retry policy', () => {
+  it('fails a forward step after the transient attempts and compensates it', async () => {
+    scripts.set('r-deposit-down /balance/deposit', unavailable);
+    expect(await runSaga('r-deposit-down', 'deposit')).toBe('status#success_rollback');
+    expect(calls.get('r-deposit-down /balance/deposit')).toBe(3);
+    expect(calls.get('r-deposit-down /balance/cancel_deposit')).toBe(1);
+  });
+
+  it('retries a transient failure and succeeds without compensating', async () => {
+    scripts.set('r-flaky /balance/deposit', (call) => (call < 3 ? unavailable(call, {}) : ok(call, {})));
+    expect(await runSaga('r-flaky', 'deposit')).toBe('status#success');
+    expect(calls.get('r-flaky /balance/deposit')).toBe(3);
+    expect(calls.get('r-flaky /balance/cancel_deposit')).toBeUndefined();
+  });
+
+  it('treats a 4xx as a business failure at once: withdraw_balance refused → both compensations', async () => {
+    scripts.set('r-overdraft /balance/withdraw', () => ({ status: 409, body: { error: 'insufficient_balance', message: 'no' } }));
+    scripts.set('r-overdraft /count/withdraw', () => ({ status: 200, body: { count: 4 } }));
+    expect(await runSaga('r-overdraft', 'withdraw')).toBe('status#success_rollback');
+    expect(calls.get('r-overdraft /balance/withdraw')).toBe(1);
+    expect(calls.get('r-overdraft /balance/cancel_withdraw')).toBe(1);
+    expect(calls.get('r-overdraft /count/cancel_withdraw')).toBe(1);
+  });
+
+  it('passes the withdrawal count from withdraw_count to withdraw_balance', async () => {
+    let seen: unknown;
+    scripts.set('r-count /count/withdraw', () => ({ status: 200, body: { count: 7 } }));
+    scripts.set('r-count /balance/withdraw', (call, body) => ((seen = body.withdrawalCount), ok(call, body)));
+    expect(await runSaga('r-count', 'withdraw')).toBe('status#success');
+    expect(seen).toBe(7);
+  });
+
+  it('compensates the count when withdraw_count is refused, without touching the balance', async () => {
+    scripts.set('r-count-refused /count/withdraw', () => ({ status: 400, body: { error: 'bad', message: 'no' } }));
+    expect(await runSaga('r-count-refused', 'withdraw')).toBe('status#success_rollback');
+    expect(calls.get('r-count-refused /count/cancel_withdraw')).toBe(1);
+    expect(calls.get('r-count-refused /balance/withdraw')).toBeUndefined();
+    expect(calls.get('r-count-refused /balance/cancel_withdraw')).toBeUndefined();
+  });
+
+  it('retries a compensation until it succeeds, past the forward-step limit', async () => {
+    scripts.set('r-comp /balance/deposit', () => ({ status: 409, body: { error: 'refused', message: 'no' } }));
+    scripts.set('r-comp /balance/cancel_deposit', (call) => (call <= 4 ? unavailable(call, {}) : ok(call, {})));
+    expect(await runSaga('r-comp', 'deposit')).toBe('status#success_rollback');
+    expect(calls.get('r-comp /balance/cancel_deposit')).toBe(5);
+  });
+
+  it('treats a 2xx withdraw_count reply without a count as transient', async () => {
+    scripts.set('r-nocount /count/withdraw', () => ({ status: 200, body: {} }));
+    expect(await runSaga('r-nocount', 'withdraw')).toBe('status#success_rollback');
+    expect(calls.get('r-nocount /count/withdraw')).toBe(3);
+    expect(calls.get('r-nocount /count/cancel_withdraw')).toBe(1);
+  });
+});
