@@ -35,6 +35,12 @@ export interface ScenarioSettings {
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
+/** Splits a host such as `http://api.example.com/prefix/` into origin and base path. */
+export function parseHost(host: string): { origin: string; basePath: string } {
+  const url = new URL(host);
+  return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') };
+}
+
 export function randomAccountId(length = 20): string {
   const bytes = randomBytes(length);
   let id = '';
@@ -73,6 +79,7 @@ export class VirtualUser {
   private stopped = false;
   private readonly abort = new AbortController();
   private wake: (() => void) | undefined;
+  private parsedHost: { host: string; origin: string; basePath: string } | undefined;
 
   constructor(
     private readonly transport: HttpTransport,
@@ -150,13 +157,15 @@ export class VirtualUser {
     judge: (response: HttpResponse) => string | undefined,
   ): Promise<Outcome> {
     const settings = this.settings();
+    if (this.parsedHost?.host !== settings.host) this.parsedHost = { host: settings.host, ...parseHost(settings.host) };
     const headers: Record<string, string> = { X_ACCOUNT_ID: accountId };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const startedAt = performance.now();
     try {
       const response = await this.transport.send({
         method,
-        url: settings.host.replace(/\/+$/, '') + path,
+        origin: this.parsedHost.origin,
+        path: this.parsedHost.basePath + path,
         headers,
         body,
         closeConnection,
