@@ -45,7 +45,7 @@ async function spawnWorker(backends: Backends, extraEnv: Record<string, string>)
   return { child, url, exited };
 }
 
-describe('a worker killed with SIGKILL mid-saga', () => {
+describe('worker-main as a process, stopped mid-saga', () => {
   let backends: Backends;
   let store: SagaStore;
   let api: App;
@@ -93,7 +93,7 @@ describe('a worker killed with SIGKILL mid-saga', () => {
     expect(afterKill.some((saga) => saga?.status === 'status#pending' && saga.leaseOwner !== undefined)).toBe(true);
 
     // A fresh worker (new id) resumes them once the dead worker's leases expire.
-    await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '0' });
+    const second = await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '0' });
     await waitFor('every saga to end', async () => {
       const sagas = await Promise.all(ids.map((id) => store.getSaga(id)));
       const pending = sagas.filter((saga) => saga?.status !== 'status#success').length;
@@ -107,5 +107,51 @@ describe('a worker killed with SIGKILL mid-saga', () => {
     }
     const resumed = (await Promise.all(ids.map((id) => store.getSaga(id)))).filter((saga) => (saga?.attempts ?? 0) >= 2);
     expect(resumed.length).toBeGreaterThan(0);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('on SIGTERM finishes the step in flight, records it, hands the lease back and exits 0', async () => {
+    // A lease far longer than the test: only a released lease lets the next worker resume in time.
+    const first = await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '1500', WORKER_LEASE_MS: '120000' });
+    await api?.close();
+    api = buildTransactionApi({ ...backends.tables, dynamo: backends.dynamo, workerUrl: first.url, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+    const accounts = Array.from({ length: 6 }, (_, i) => `term-w${i}`);
+    for (const account of accounts) {
+      expect(await backends.internalPut('balance', '/balance/deposit', account, { quantity: 1000, transactionId: crypto.randomUUID() })).toBe(200);
+    }
+    const ids = await Promise.all(
+      accounts.map(async (account) => {
+        const reply = await api.inject({ method: 'POST', url: '/transaction/withdraw', payload: { quantity: 100 }, headers: { x_account_id: account } });
+        return reply.json().transactionId as string;
+      }),
+    );
+    await waitFor('the first steps to be applied', async () => {
+      const counted = (await Promise.all(accounts.map((account) => backends.countOf(account)))).filter((c) => c === 1).length;
+      if (counted < accounts.length) throw new Error(`${counted} counted`);
+    }, 20_000, 20);
+
+    const stoppedAt = Date.now();
+    first.child.kill('SIGTERM');
+    const code = await first.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    // Each saga recorded the step whose call had completed, and nobody holds it.
+    for (const saga of await Promise.all(ids.map((id) => store.getSaga(id)))) {
+      expect(saga?.status).toBe('status#pending');
+      expect(saga?.step).toBe('withdraw_balance');
+      expect(saga?.withdrawalCount).toBe(1);
+      expect(saga?.leaseOwner).toBeUndefined();
+    }
+
+    await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '0', WORKER_LEASE_MS: '120000' });
+    await waitFor('every saga to end', async () => {
+      const sagas = await Promise.all(ids.map((id) => store.getSaga(id)));
+      if (sagas.some((saga) => saga?.status !== 'status#success')) throw new Error('not all successful');
+    }, 20_000, 50);
+    for (const account of accounts) {
+      expect(await backends.balanceOf(account)).toBe(900);
+      expect(await backends.countOf(account)).toBe(1);
+    }
   });
 });
