@@ -62,6 +62,7 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
     postgresPort: await freePort(),
     dynamodbPort: await freePort(),
     loadUiPort: null,
+    dynamodbInMemory: true,
     serviceEnv: { LOG_LEVEL: 'warn' },
   });
   try {

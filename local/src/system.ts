@@ -27,6 +27,8 @@ export interface LocalSystemOptions {
   globalPort?: number;
   postgresPort?: number;
   dynamodbPort?: number;
+  /** Keep DynamoDB Local's tables in memory (tests, benchmarks): faster, gone at stop. */
+  dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
   loadUiPort?: number | null;
   /** Extra environment for every service process (test-only knobs such as SAGA_STEP_DELAY_MS). */
@@ -157,7 +159,7 @@ async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[
   } else {
     const port = options.dynamodbPort ?? DYNAMODB_LOCAL_PORT;
     progress(`DynamoDB: starting DynamoDB Local on 127.0.0.1:${port}`);
-    const local: DynamoDbLocalHandle = await startDynamoDbLocal({ port, dataDir: join(options.dataDir, 'dynamodb') });
+    const local: DynamoDbLocalHandle = await startDynamoDbLocal({ port, ...(options.dynamodbInMemory ? {} : { dataDir: join(options.dataDir, 'dynamodb') }) });
     cleanups.push(() => local.stop());
     endpoint = local.endpoint;
   }

@@ -25,6 +25,7 @@ export async function startTestSystem(serviceEnv: Record<string, string> = {}): 
     postgresPort: await freePort(),
     dynamodbPort: await freePort(),
     loadUiPort: null,
+    dynamodbInMemory: true,
     serviceEnv,
   });
   return {
