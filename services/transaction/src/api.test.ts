@@ -210,6 +210,9 @@ describe('stopFlag', () => {
     const sagasWhileOpen = (await itemsOf('acct-closed')).filter((item) => item.SK === 'saga').length;
     expect((await post('withdraw', 'acct-closed-2', '{"quantity": 1}')).statusCode).toBe(503);
     expect(await itemsOf('acct-closed-2')).toEqual([]);
+    const read = await status('6f1d4a4e-0000-4000-8000-000000000000', 'acct-closed-2');
+    expect(read.statusCode).toBe(503);
+    expect(read.json().error).toBe('region_closed');
 
     await putStopFlag(dynamo.doc, tables.paramTable, 'false');
     await waitFor('the API to see stopFlag=false', async () => {

@@ -109,9 +109,10 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
 
   app.get(
     '/transaction/:transactionId',
-    { schema: { params: TransactionParams, response: { 200: TransactionStatus, 400: ErrorReply, 404: ErrorReply } } },
+    { schema: { params: TransactionParams, response: { 200: TransactionStatus, 400: ErrorReply, 404: ErrorReply, 503: ErrorReply } } },
     async (request) => {
       const accountId = accountIdOf(request);
+      await requireOpenRegion();
       const saga = await store.getSaga(request.params.transactionId);
       // Another account's transaction is indistinguishable from an unknown one.
       if (!saga || saga.accountId !== accountId) throw notFound(`no transaction ${request.params.transactionId} for this account`);

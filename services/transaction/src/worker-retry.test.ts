@@ -36,6 +36,7 @@ let dynamo: DynamoClients;
 let store: SagaStore;
 let worker: Worker;
 const apps: App[] = [];
+const workerUrls = { balance: '', count: '' };
 
 beforeAll(async () => {
   dynamo = createDynamoClients({ region: tables.region, endpoint: dynamodbEndpoint() });
@@ -46,6 +47,7 @@ beforeAll(async () => {
   const count = fakeService('fake-count');
   apps.push(balance, count);
   const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balance), listenOnFreePort(count)]);
+  Object.assign(workerUrls, { balance: balanceUrl, count: countUrl });
   worker = createWorker({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, maxTransientAttempts: 3 });
   worker.start();
 });
@@ -122,5 +124,55 @@ describe('worker retry policy', () => {
     expect(await runSaga('r-nocount', 'withdraw')).toBe('status#success_rollback');
     expect(calls.get('r-nocount /count/withdraw')).toBe(3);
     expect(calls.get('r-nocount /count/cancel_withdraw')).toBe(1);
+  });
+
+  it('hands a saga off at the next step boundary when the region closes, and resumes it when it opens', async () => {
+    const paramTable = `${prefix}-param-handoff`;
+    await ensureTables(dynamo.client, { mainTable: tables.mainTable, paramTable });
+    await putStopFlag(dynamo.doc, paramTable, 'false');
+    const handoff = createWorker({
+      ...tables,
+      paramTable,
+      dynamo,
+      balanceUrl: workerUrls.balance,
+      countUrl: workerUrls.count,
+      serviceToken: 't',
+      workerId: 'handoff-worker',
+      pollMs: 50,
+      stopFlagTtlMs: 50,
+      stepTimeoutMs: 300,
+    });
+    handoff.start();
+    try {
+      let cancelWorks = false;
+      scripts.set('r-handoff /balance/deposit', () => ({ status: 409, body: { error: 'refused', message: 'no' } }));
+      scripts.set('r-handoff /balance/cancel_deposit', (call) => (cancelWorks ? ok(call, {}) : unavailable(call, {})));
+      const created = await store.createSaga({ transactionId: crypto.randomUUID(), accountId: 'r-handoff', kind: 'deposit', quantity: 100 });
+      if (created.outcome !== 'created') throw new Error(created.outcome);
+      handoff.nudge(created.saga.transactionId);
+      await waitFor('the compensation to be retrying', async () => {
+        if ((calls.get('r-handoff /balance/cancel_deposit') ?? 0) < 2) throw new Error('not yet');
+      }, 10_000, 20);
+
+      await putStopFlag(dynamo.doc, paramTable, 'true');
+      await waitFor('the saga to be handed off', async () => {
+        const saga = await store.getSaga(created.saga.transactionId);
+        if (saga?.leaseOwner !== undefined) throw new Error(`still leased by ${saga?.leaseOwner}`);
+      }, 10_000, 20);
+      const handedOff = await store.getSaga(created.saga.transactionId);
+      expect(handedOff).toMatchObject({ status: 'status#pending', step: 'deposit_balance_comp' });
+      const callsWhenClosed = calls.get('r-handoff /balance/cancel_deposit');
+      expect(handoff.stats().running).toBe(0);
+
+      cancelWorks = true;
+      await putStopFlag(dynamo.doc, paramTable, 'false');
+      await waitFor('the saga to be resumed and finished', async () => {
+        if ((await store.getSaga(created.saga.transactionId))?.status !== 'status#success_rollback') throw new Error('pending');
+      }, 10_000, 20);
+      expect(calls.get('r-handoff /balance/cancel_deposit')).toBe(callsWhenClosed! + 1);
+      expect(calls.get('r-handoff /balance/deposit')).toBe(1); // resumed at the compensation, not from the start
+    } finally {
+      await handoff.stop();
+    }
   });
 });

@@ -84,9 +84,12 @@ export interface Worker {
   stats(): WorkerStats;
 }
 
-/** The saga's step could not finish because the worker is stopping; the lease is handed back. */
-class StoppingError extends Error {
-  override name = 'StoppingError';
+/**
+ * The worker stops driving this saga at a step boundary (it is shutting down, or the
+ * region was closed); the lease is handed back so that another worker resumes it at once.
+ */
+class HandOffError extends Error {
+  override name = 'HandOffError';
 }
 
 interface StepResult {
@@ -193,7 +196,9 @@ export function createWorker(options: WorkerOptions): Worker {
     let saga = claimed;
     try {
       for (;;) {
-        if (stopping) throw new StoppingError();
+        if (stopping) throw new HandOffError('worker stopping');
+        // A closed region finishes nothing more: the open region's worker takes over.
+        if (await isRegionClosed()) throw new HandOffError('region closed');
         saga = await keepLease(saga);
         const result = await performStep(saga, () => keepLease(saga).then((renewed) => void (saga = renewed)));
         await pause(stepDelayMs);
@@ -212,8 +217,9 @@ export function createWorker(options: WorkerOptions): Worker {
         saga = await store.recordStep(saga, workerId, transition.step, leaseMs, result.withdrawalCount);
       }
     } catch (error) {
-      if (error instanceof StoppingError) {
+      if (error instanceof HandOffError) {
         counters.abandoned++;
+        log.info({ transactionId: saga.transactionId, step: saga.step, reason: error.message }, 'saga handed off');
         await store.releaseLease(saga.transactionId, workerId).catch(() => false);
         return;
       }
@@ -273,7 +279,8 @@ export function createWorker(options: WorkerOptions): Worker {
       log.debug({ ...context, attempt, problem }, 'saga step unavailable; retrying');
       const cap = compensation ? MAX_COMPENSATION_RETRY_DELAY_MS : MAX_STEP_RETRY_DELAY_MS;
       await pause(Math.min(cap, RETRY_BASE_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
-      if (stopping) throw new StoppingError();
+      if (stopping) throw new HandOffError('worker stopping');
+      if (await isRegionClosed()) throw new HandOffError('region closed');
       await renewLease();
     }
   }

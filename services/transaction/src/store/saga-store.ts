@@ -5,6 +5,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { firstStep, isSagaStep, type FinalStatus, type SagaKind, type SagaStatus, type SagaStep } from '../saga/machine.ts';
 import { periodOf } from '../saga/period.ts';
@@ -101,7 +102,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       createdAt: at,
       updatedAt: at,
     };
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [];
+    const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     if (input.idempotencyKey !== undefined) {
       items.push({
         Put: {
@@ -146,7 +147,7 @@ export function createSagaStore(options: SagaStoreOptions) {
         const reasons = error.CancellationReasons ?? [];
         const idempotency = reasons[idempotencyIndex];
         if (idempotencyIndex >= 0 && idempotency?.Code === 'ConditionalCheckFailed') {
-          const previous = idempotency.Item ? unmarshalledItem(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
+          const previous = idempotency.Item?.transactionId ? unmarshalledItem(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
           if (previous) {
             const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
             return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
@@ -414,13 +415,17 @@ function hasTransactionConflict(reasons: CancellationReason[]): boolean {
   return reasons.some((reason) => reason.Code === 'TransactionConflict');
 }
 
-/** Cancellation reasons carry raw attribute values; only strings and numbers matter here. */
-function unmarshalledItem(item: Record<string, { S?: string; N?: string } | unknown>): Record<string, unknown> {
+/**
+ * Cancellation reasons carry raw attribute values ({S: "..."}, {N: "5"}) even through the
+ * document client; only strings and numbers matter here. Plain values pass through.
+ */
+export function unmarshalledItem(item: Record<string, unknown>): Record<string, unknown> {
   const plain: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(item)) {
-    const attribute = value as { S?: string; N?: string };
-    if (attribute && typeof attribute === 'object' && attribute.S !== undefined) plain[name] = attribute.S;
-    else if (attribute && typeof attribute === 'object' && attribute.N !== undefined) plain[name] = Number(attribute.N);
+    const attribute = value as { S?: unknown; N?: unknown } | null;
+    if (attribute && typeof attribute === 'object' && typeof attribute.S === 'string') plain[name] = attribute.S;
+    else if (attribute && typeof attribute === 'object' && typeof attribute.N === 'string') plain[name] = Number(attribute.N);
+    else plain[name] = value;
   }
   return plain;
 }
