@@ -21,11 +21,10 @@ import { createSagaStore } from './store/saga-store.ts';
 import { getStopFlag } from './store/tables.ts';
 import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
 import type { DynamoSettings } from './config.ts';
+import { UUID_PATTERN } from './schemas.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
-/** Any RFC 4122 UUID; we issue v4. */
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const NUDGE_TIMEOUT_MS = 1000;
 
 export interface TransactionApiOptions extends DynamoSettings {

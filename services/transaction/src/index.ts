@@ -7,3 +7,4 @@ export * from './stop-flag.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './worker.ts';
+export * from './schemas.ts';

@@ -24,7 +24,7 @@ import {
   defaultWorkerId,
   type DynamoSettings,
 } from './config.ts';
-import { UUID_PATTERN } from './api.ts';
+import { UUID_PATTERN } from './schemas.ts';
 
 /** A forward step that found its service unavailable this many times in a row has failed. */
 export const MAX_TRANSIENT_ATTEMPTS = 5;
