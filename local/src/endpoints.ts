@@ -8,6 +8,14 @@ export type RoutedPrefix = (typeof ROUTED_PREFIXES)[number];
 /** Where each routed prefix goes in one region. */
 export type RegionUpstreams = Record<RoutedPrefix, string>;
 
+/** What the endpoints process serves: handed to it as JSON in COREBANK_ENDPOINTS. */
+export interface EndpointsConfig {
+  regions: Record<string, RegionUpstreams>;
+  /** Each regional endpoint and its port. */
+  regional: Array<{ region: string; port: number }>;
+  global: { port: number; activeRegion: string | undefined };
+}
+
 const HEALTH_CHECK_INTERVAL_MS = 2000;
 const HEALTH_CHECK_TIMEOUT_MS = 1500;
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { databaseUrlFor, envOptional, type App } from '@corebank/kit';
+import { databaseUrlFor, envOptional } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } from './postgres.ts';
-import { buildEndpoint, startHealthChecks, type RegionUpstreams } from './endpoints.ts';
+import type { EndpointsConfig, RegionUpstreams } from './endpoints.ts';
 import { startServiceProcess, type ServiceProcess } from './processes.ts';
 import { waitFor } from './ports.ts';
 import {
@@ -60,6 +60,7 @@ const SERVICE_SCRIPTS = {
   transaction: 'services/transaction/src/api-main.ts',
   worker: 'services/transaction/src/worker-main.ts',
   load: 'client/src/main.ts',
+  endpoints: 'local/src/endpoints-main.ts',
 } as const;
 
 /**
@@ -92,16 +93,22 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
     }
 
-    const upstreams = Object.fromEntries(regions.map((region) => [region.name, upstreamsOf(region)]));
-    const health = startHealthChecks(upstreams);
-    cleanups.push(async () => health.stop());
-    for (const region of regions) {
-      await listen(buildEndpoint({ name: `endpoint-${region.name}`, regions: upstreams, regionOf: () => region.name, health }), region.endpointPort, cleanups);
-    }
     // Routing controls: the region that starts open is On. The failover workflow will move it.
     const activeRegion = regions.find((region) => region.initialStopFlag === 'false')?.name;
     const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
-    await listen(buildEndpoint({ name: 'endpoint-global', regions: upstreams, regionOf: () => activeRegion, health }), globalPort, cleanups);
+    const endpointsConfig: EndpointsConfig = {
+      regions: Object.fromEntries(regions.map((region) => [region.name, upstreamsOf(region)])),
+      regional: regions.map((region) => ({ region: region.name, port: region.endpointPort })),
+      global: { port: globalPort, activeRegion },
+    };
+    const endpoints = startServiceProcess({
+      name: 'endpoints',
+      script: SERVICE_SCRIPTS.endpoints,
+      env: { COREBANK_ENDPOINTS: JSON.stringify(endpointsConfig) },
+      logFile: join(logDir, 'endpoints.log'),
+    });
+    cleanups.push(() => endpoints.stop());
+    await waitFor('the endpoints', () => Promise.all([globalPort, ...regions.map((region) => region.endpointPort)].map((port) => fetchOk(`${url(port)}/health`))), 30_000);
 
     let loadUi: string | undefined;
     const loadUiPort = options.loadUiPort === undefined ? LOAD_UI_PORT : options.loadUiPort;
@@ -233,11 +240,6 @@ const url = (port: number) => `http://127.0.0.1:${port}`;
 
 function upstreamsOf(region: RegionSpec): RegionUpstreams {
   return { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) };
-}
-
-async function listen(app: App, port: number, cleanups: Array<() => Promise<void>>) {
-  await app.listen({ port, host: '127.0.0.1' });
-  cleanups.push(() => app.close());
 }
 
 async function fetchOk(url: string): Promise<void> {
