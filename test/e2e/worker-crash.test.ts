@@ -19,7 +19,8 @@ let api: ReturnType<typeof apiClient>;
 let dynamo: ReturnType<typeof createDynamoClients>;
 
 beforeAll(async () => {
-  system = await startTestSystem({ SAGA_STEP_DELAY_MS: STEP_DELAY_MS, WORKER_POLL_MS: '200' });
+  // A dead worker's sagas wait for its leases to lapse: keep them short (3 x the step timeout).
+  system = await startTestSystem({ SAGA_STEP_DELAY_MS: STEP_DELAY_MS, WORKER_POLL_MS: '200', WORKER_LEASE_MS: '9000' });
   api = apiClient(system.globalEndpoint);
   dynamo = createDynamoClients({ region: TOKYO.name, endpoint: system.dynamodbEndpoint });
 }, 180_000);
