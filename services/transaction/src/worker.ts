@@ -137,7 +137,6 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const running = new Map<string, Promise<void>>();
   const backlog = new Set<string>();
-  const stopController = new AbortController();
   const counters = { claimed: 0, succeeded: 0, rolledBack: 0, abandoned: 0 };
   let started = false;
   let stopping = false;
@@ -145,16 +144,17 @@ export function createWorker(options: WorkerOptions): Worker {
   let stopped: Promise<void> | undefined;
 
   /** Sleeps, but wakes at once when the worker starts stopping. */
+  const sleepers = new Set<() => void>();
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
-      if (ms <= 0 || stopController.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      stopController.signal.addEventListener('abort', done, { once: true });
-      function done() {
+      if (ms <= 0 || stopping) return resolve();
+      const wake = () => {
         clearTimeout(timer);
-        stopController.signal.removeEventListener('abort', done);
+        sleepers.delete(wake);
         resolve();
-      }
+      };
+      const timer = setTimeout(wake, ms);
+      sleepers.add(wake);
     });
 
   async function isRegionClosed(): Promise<boolean> {
@@ -327,7 +327,7 @@ export function createWorker(options: WorkerOptions): Worker {
         stopping = true;
         clearTimeout(pollTimer);
         backlog.clear();
-        stopController.abort();
+        for (const wake of [...sleepers]) wake();
         const inFlight = Promise.allSettled([...running.values()]);
         let graceTimer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'timeout'>((resolve) => (graceTimer = setTimeout(() => resolve('timeout'), shutdownGraceMs)));
