@@ -59,8 +59,11 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
   return {
     endpoint,
     stop: async () => {
-      if (exitCode === null) child.kill('SIGTERM');
+      if (exitCode !== null) return;
+      child.kill('SIGTERM');
+      const late = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
+      clearTimeout(late);
     },
   };
 }
