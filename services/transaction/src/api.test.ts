@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamodbEndpoint, freshTablePrefix } from '../../../test/helpers.ts';
-import { waitFor } from '../../../local/src/ports.ts';
+import { freePort, waitFor } from '../../../local/src/ports.ts';
 import { buildTransactionApi } from './api.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
@@ -175,6 +175,27 @@ describe('POST /transaction/{deposit,withdraw}', () => {
     }
     const after = (await dynamo.doc.send(new ScanCommand({ TableName: tables.mainTable, ConsistentRead: true }))).Count;
     expect(after).toBe(before);
+  });
+});
+
+describe('hand-over to the worker', () => {
+  it('creates the saga leased to a one-off token, and hands the lease back when the worker refuses the connection', async () => {
+    const port = await freePort(); // nothing listens there
+    const nudging = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, workerUrl: `http://127.0.0.1:${port}`, serviceToken: 't', logger: false });
+    try {
+      const reply = await nudging.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 3 }, headers: { x_account_id: 'acct-handover' } });
+      expect(reply.statusCode).toBe(200);
+      const store = createSagaStore({ doc: dynamo.doc, mainTable: tables.mainTable });
+      await waitFor('the lease to be handed back', async () => {
+        const saga = await store.getSaga(reply.json().transactionId);
+        expect(saga).toMatchObject({ status: 'status#pending', attempts: 1 });
+        if (saga?.leaseOwner !== undefined) throw new Error(`still leased to ${saga.leaseOwner}`);
+      }, 5_000, 20);
+      // Now any worker may claim it at once.
+      expect(await store.claimSaga(reply.json().transactionId, 'any-worker', 1000)).toMatchObject({ leaseOwner: 'any-worker', attempts: 2 });
+    } finally {
+      await nudging.close();
+    }
   });
 });
 

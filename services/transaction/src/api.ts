@@ -17,7 +17,7 @@ import {
 } from '@corebank/kit';
 import type { SagaKind } from './saga/machine.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
-import { createSagaStore } from './store/saga-store.ts';
+import { createSagaStore, type SagaRecord, type SagaStore } from './store/saga-store.ts';
 import { getStopFlag } from './store/tables.ts';
 import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
 import type { DynamoSettings } from './config.ts';
@@ -26,6 +26,12 @@ import { UUID_PATTERN } from './schemas.ts';
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 const NUDGE_TIMEOUT_MS = 1000;
+/**
+ * With a worker to nudge, a new saga is created leased to a one-off token that the nudge
+ * hands to the worker, which starts it without a claim write. If the nudge is lost, any
+ * worker may claim the saga once this has passed (a failed nudge hands the lease back at once).
+ */
+export const HAND_OVER_LEASE_MS = 10_000;
 
 export interface TransactionApiOptions extends DynamoSettings {
   stopFlagTtlMs?: number;
@@ -58,7 +64,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
   });
   const app = createService({ name: 'transaction', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
-  const nudgeWorker = createWorkerNudger(options, app.log);
+  const nudgeWorker = createWorkerNudger(options, store, app.log);
 
   app.addHook('onClose', async () => {
     await nudgeWorker.close();
@@ -79,16 +85,18 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     const accountId = accountIdOf(request);
     const idempotencyKey = idempotencyKeyOf(request);
     await requireOpenRegion();
+    const leaseToken = nudgeWorker.enabled ? `handover-${randomUUID()}` : undefined;
     const result = await store.createSaga({
       transactionId: randomUUID(),
       accountId,
       kind,
       quantity,
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      ...(leaseToken ? { handOverLease: { owner: leaseToken, durationMs: HAND_OVER_LEASE_MS } } : {}),
     });
     switch (result.outcome) {
       case 'created':
-        nudgeWorker.nudge(result.saga.transactionId);
+        if (leaseToken) nudgeWorker.handOver(result.saga, leaseToken);
         return { transactionId: result.saga.transactionId };
       case 'replayed':
         return { transactionId: result.transactionId };
@@ -133,21 +141,33 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   return value;
 }
 
-/** Tells the worker about a new saga so it starts within milliseconds; polling is the fallback. */
-function createWorkerNudger(options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>, log: FastifyBaseLogger) {
-  if (!options.workerUrl) return { nudge: (_id: string) => {}, close: async () => {} };
+/**
+ * Hands a new saga to the worker so it starts within milliseconds, fire-and-forget. When the
+ * worker cannot take it, the lease is handed back so that polling finds the saga at once.
+ */
+function createWorkerNudger(options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>, store: SagaStore, log: FastifyBaseLogger) {
+  if (!options.workerUrl) return { enabled: false, handOver: (_saga: SagaRecord, _token: string) => {}, close: async () => {} };
   const client = createServiceClient({
     baseUrl: options.workerUrl,
     ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
     timeoutMs: NUDGE_TIMEOUT_MS,
   });
+  const handBack = (transactionId: string, leaseToken: string, why: Record<string, unknown>) => {
+    log.warn({ transactionId, ...why }, 'worker did not take a new saga; its lease is handed back for polling');
+    store.releaseLease(transactionId, leaseToken).catch((error: unknown) => log.warn({ err: error, transactionId }, 'could not hand the lease back; it expires by itself'));
+  };
   return {
-    nudge(transactionId: string) {
-      client.post(`/sagas/${transactionId}/nudge`, {}).then(
+    enabled: true,
+    handOver(saga: SagaRecord, leaseToken: string) {
+      client.post<{ result?: string }>(`/sagas/${saga.transactionId}/nudge`, { leaseToken, saga }).then(
         (reply) => {
-          if (reply.status >= 300) log.warn({ transactionId, status: reply.status }, 'worker refused a nudge');
+          if (reply.status !== 202 || reply.body?.result === 'stopping') handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
         },
-        (error: unknown) => log.debug({ err: error, transactionId }, 'worker nudge failed; polling will pick the saga up'),
+        (error: unknown) => {
+          // Only a refused connection is certain: after a timeout the worker may be running it.
+          if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') handBack(saga.transactionId, leaseToken, { err: error });
+          else log.warn({ err: error, transactionId: saga.transactionId }, 'nudge unanswered; the saga is polled for once its hand-over lease expires');
+        },
       );
     },
     close: () => client.close(),

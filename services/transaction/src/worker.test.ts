@@ -84,10 +84,20 @@ describe('saga worker with the real balance and count services', () => {
   let api: App;
   let worker: Worker;
 
+  let workerApp: App;
+  /** Writes sent to DynamoDB by anyone in this file, by command name. */
+  const writes: string[] = [];
+
   beforeAll(async () => {
+    const send = dynamo.doc.send.bind(dynamo.doc) as (command: object) => Promise<unknown>;
+    (dynamo.doc as unknown as { send: typeof send }).send = (command: object) => {
+      if (!['GetCommand', 'QueryCommand', 'ScanCommand'].includes(command.constructor.name)) writes.push(command.constructor.name);
+      return send(command);
+    };
     // Polling is slow here, so a saga that ends quickly proves the nudge started it.
     const started = await startWorker({ pollMs: 60_000 });
     worker = started.worker;
+    workerApp = started.app;
     api = buildTransactionApi({ ...tables, dynamo, workerUrl: started.url, serviceToken: SERVICE_TOKEN, logger: false });
     apps.push(api);
     await api.ready();
@@ -98,6 +108,38 @@ describe('saga worker with the real balance and count services', () => {
     expect(await finalStatus(api, id, 'w-deposit', 5_000)).toBe('status#success');
     expect(await balanceOf('w-deposit')).toBe(1000);
     expect(worker.stats().succeeded).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hands the new saga to the worker: a deposit costs two transact writes, a withdrawal one update more', async () => {
+    await finalStatus(api, await start(api, 'deposit', 'w-cost', 100), 'w-cost'); // warm the stop-flag caches
+    writes.length = 0;
+    const deposit = await start(api, 'deposit', 'w-cost', 100);
+    expect(await finalStatus(api, deposit, 'w-cost')).toBe('status#success');
+    expect(writes).toEqual(['TransactWriteCommand', 'TransactWriteCommand']);
+    writes.length = 0;
+    const withdrawal = await start(api, 'withdraw', 'w-cost', 100);
+    expect(await finalStatus(api, withdrawal, 'w-cost')).toBe('status#success');
+    expect(writes).toEqual(['TransactWriteCommand', 'UpdateCommand', 'TransactWriteCommand']);
+    expect(await balanceOf('w-cost')).toBe(100);
+  });
+
+  it('guards and checks the nudge endpoint', async () => {
+    const id = crypto.randomUUID();
+    const nudge = (payload: unknown, headers: Record<string, string> = { 'x-service-token': SERVICE_TOKEN }) =>
+      workerApp.inject({ method: 'POST', url: `/sagas/${id}/nudge`, payload: payload as object, headers });
+    expect((await nudge({}, {})).statusCode).toBe(403);
+    expect((await nudge({ leaseToken: 'x' })).statusCode).toBe(400);
+    const saga = {
+      transactionId: crypto.randomUUID(), accountId: 'a', kind: 'deposit', quantity: 1, period: '2026-11', status: 'status#pending',
+      step: 'deposit_balance', attempts: 1, leaseOwner: 'handover-0123456789abcdef', leaseUntil: Date.now(), createdAt: 'x', updatedAt: 'x',
+    };
+    const mismatched = await nudge({ leaseToken: 'handover-0123456789abcdef', saga });
+    expect(mismatched.statusCode).toBe(400);
+    expect(mismatched.json().message).toMatch(/not the one in the path/);
+    // An unknown saga without a hand-over: the worker tries to claim it and finds nothing.
+    const plain = await nudge({});
+    expect(plain.statusCode).toBe(202);
+    expect(plain.json()).toEqual({ transactionId: id, result: 'started' });
   });
 
   it('runs a withdrawal: count up, balance down, lock released', async () => {

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import {
   ACCOUNT_HEADER,
+  badRequest,
   createService,
   createServiceClient,
   ErrorReply,
@@ -24,7 +25,7 @@ import {
   defaultWorkerId,
   type DynamoSettings,
 } from './config.ts';
-import { UUID_PATTERN } from './schemas.ts';
+import { NudgeBody, UUID_PATTERN } from './schemas.ts';
 
 /** A forward step that found its service unavailable this many times in a row has failed. */
 export const MAX_TRANSIENT_ATTEMPTS = 5;
@@ -70,14 +71,20 @@ export interface WorkerStats {
 
 export type NudgeResult = 'started' | 'running' | 'queued' | 'stopping';
 
+/** A saga the API created leased to `leaseToken`: the worker runs it under that token. */
+export interface HandOver {
+  leaseToken: string;
+  saga: SagaRecord;
+}
+
 export interface Worker {
   readonly workerId: string;
   /** Starts polling for pending sagas; idempotent. */
   start(): void;
   /** Stops claiming, lets in-flight steps finish (bounded), then closes clients. */
   stop(): Promise<void>;
-  /** A saga was just created: try to run it now. */
-  nudge(transactionId: string): NudgeResult;
+  /** A saga was just created: run it now (under the hand-over lease, or after claiming it). */
+  nudge(transactionId: string, handOver?: HandOver): NudgeResult;
   /** One recovery round: claims pending sagas whose lease is free; returns how many it started. */
   pollOnce(): Promise<number>;
   isStopping(): boolean;
@@ -136,7 +143,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
 
   const running = new Map<string, Promise<void>>();
-  const backlog = new Set<string>();
+  const backlog = new Map<string, HandOver | undefined>();
   const counters = { claimed: 0, succeeded: 0, rolledBack: 0, abandoned: 0 };
   let started = false;
   let stopping = false;
@@ -166,14 +173,16 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  function launch(transactionId: string) {
+  function launch(transactionId: string, handOver?: HandOver) {
     const task = (async () => {
-      if (await isRegionClosed()) return;
-      if (stopping) return;
-      const saga = await store.claimSaga(transactionId, workerId, leaseMs);
+      if (stopping || (await isRegionClosed())) {
+        if (handOver) await store.releaseLease(transactionId, handOver.leaseToken);
+        return;
+      }
+      const saga = handOver ? handOver.saga : await store.claimSaga(transactionId, workerId, leaseMs);
       if (!saga) return;
       counters.claimed++;
-      await driveSaga(saga);
+      await driveSaga(saga, handOver ? handOver.leaseToken : workerId);
     })()
       .catch((error: unknown) => log.error({ err: error, transactionId }, 'saga run failed; it will be resumed from its recorded step'))
       .finally(() => {
@@ -184,27 +193,30 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   function drainBacklog() {
-    for (const transactionId of backlog) {
+    for (const [transactionId, handOver] of backlog) {
       if (stopping || running.size >= concurrency) return;
       backlog.delete(transactionId);
-      if (!running.has(transactionId)) launch(transactionId);
+      if (!running.has(transactionId)) launch(transactionId, handOver);
     }
   }
 
-  /** Runs the saga from its recorded step to its end, recording each step as it goes. */
-  async function driveSaga(claimed: SagaRecord): Promise<void> {
+  /**
+   * Runs the saga from its recorded step to its end, recording each step as it goes. Every
+   * write is conditioned on `owner` (this worker's id, or the hand-over token) holding the lease.
+   */
+  async function driveSaga(claimed: SagaRecord, owner: string): Promise<void> {
     let saga = claimed;
     try {
       for (;;) {
         if (stopping) throw new HandOffError('worker stopping');
         // A closed region finishes nothing more: the open region's worker takes over.
         if (await isRegionClosed()) throw new HandOffError('region closed');
-        saga = await keepLease(saga);
-        const result = await performStep(saga, () => keepLease(saga).then((renewed) => void (saga = renewed)));
+        saga = await keepLease(saga, owner);
+        const result = await performStep(saga, () => keepLease(saga, owner).then((renewed) => void (saga = renewed)));
         await pause(stepDelayMs);
         const transition = nextStep(saga.kind, saga.step, result.outcome);
         if (transition.kind === 'finish') {
-          await store.finishSaga(saga, workerId, transition.status);
+          await store.finishSaga(saga, owner, transition.status);
           if (transition.status === 'status#success') counters.succeeded++;
           else counters.rolledBack++;
           log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
@@ -214,13 +226,13 @@ export function createWorker(options: WorkerOptions): Worker {
         if (isCompensation(transition.step)) {
           log.info({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
         }
-        saga = await store.recordStep(saga, workerId, transition.step, leaseMs, result.withdrawalCount);
+        saga = await store.recordStep(saga, owner, transition.step, leaseMs, result.withdrawalCount);
       }
     } catch (error) {
       if (error instanceof HandOffError) {
         counters.abandoned++;
         log.info({ transactionId: saga.transactionId, step: saga.step, reason: error.message }, 'saga handed off');
-        await store.releaseLease(saga.transactionId, workerId).catch(() => false);
+        await store.releaseLease(saga.transactionId, owner).catch(() => false);
         return;
       }
       if (error instanceof LeaseLostError) {
@@ -233,9 +245,9 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   /** Renews the lease when less than two step timeouts of it remain. */
-  async function keepLease(saga: SagaRecord): Promise<SagaRecord> {
+  async function keepLease(saga: SagaRecord, owner: string): Promise<SagaRecord> {
     if (saga.leaseUntil !== undefined && saga.leaseUntil - Date.now() > 2 * stepTimeoutMs) return saga;
-    return store.renewLease(saga, workerId, leaseMs);
+    return store.renewLease(saga, owner, leaseMs);
   }
 
   /**
@@ -340,14 +352,15 @@ export function createWorker(options: WorkerOptions): Worker {
       })();
       return stopped;
     },
-    nudge(transactionId) {
+    nudge(transactionId, handOver) {
       if (stopping) return 'stopping';
       if (running.has(transactionId)) return 'running';
       if (running.size >= concurrency) {
-        if (backlog.size < MAX_BACKLOG) backlog.add(transactionId);
+        if (backlog.size >= MAX_BACKLOG) return 'stopping'; // full: the API hands the lease back
+        backlog.set(transactionId, handOver);
         return 'queued';
       }
-      launch(transactionId);
+      launch(transactionId, handOver);
       return 'started';
     },
     pollOnce,
@@ -365,10 +378,16 @@ export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: str
     scope.addHook('onRequest', requireServiceToken(serviceToken));
     scope.post(
       '/sagas/:transactionId/nudge',
-      { schema: { params: NudgeParams, response: { 202: NudgeReply, 400: ErrorReply, 403: ErrorReply } } },
+      { schema: { params: NudgeParams, body: NudgeBody, response: { 202: NudgeReply, 400: ErrorReply, 403: ErrorReply } } },
       async (request, reply) => {
         const { transactionId } = request.params as { transactionId: string };
-        return reply.status(202).send({ transactionId, result: worker.nudge(transactionId) });
+        const body = request.body as NudgeBody;
+        let handOver: HandOver | undefined;
+        if ('leaseToken' in body) {
+          if (body.saga.transactionId !== transactionId) throw badRequest('the handed-over saga is not the one in the path');
+          handOver = { leaseToken: body.leaseToken, saga: body.saga };
+        }
+        return reply.status(202).send({ transactionId, result: worker.nudge(transactionId, handOver) });
       },
     );
   });

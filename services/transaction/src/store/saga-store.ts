@@ -23,7 +23,7 @@ export interface SagaRecord {
   /** The step to run next (or running now); for a finished saga, the last one run. */
   step: SagaStep;
   withdrawalCount?: number;
-  /** How many times a worker has claimed this saga. */
+  /** How many leases have been granted on this saga (a hand-over at creation, then claims). */
   attempts: number;
   leaseOwner?: string;
   /** Epoch milliseconds after which another worker may claim the saga. */
@@ -38,6 +38,11 @@ export interface NewSaga {
   kind: SagaKind;
   quantity: number;
   idempotencyKey?: string;
+  /**
+   * Create the saga already leased to this owner (a hand-over token the API sends with its
+   * nudge), so that the nudged worker starts it without a claim write.
+   */
+  handOverLease?: { owner: string; durationMs: number };
 }
 
 export type CreateSagaResult =
@@ -98,7 +103,10 @@ export function createSagaStore(options: SagaStoreOptions) {
       period: periodOf(createdAt),
       status: 'status#pending',
       step: firstStep(input.kind),
-      attempts: 0,
+      attempts: input.handOverLease ? 1 : 0,
+      ...(input.handOverLease
+        ? { leaseOwner: input.handOverLease.owner, leaseUntil: createdAt.getTime() + input.handOverLease.durationMs }
+        : {}),
       createdAt: at,
       updatedAt: at,
     };
