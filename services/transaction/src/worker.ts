@@ -66,7 +66,10 @@ export interface WorkerStats {
   claimed: number;
   succeeded: number;
   rolledBack: number;
-  abandoned: number;
+  /** Sagas given back at a step boundary (shutdown, region closed). */
+  handedOff: number;
+  /** Sagas dropped because another worker took the lease. */
+  leaseLost: number;
 }
 
 export type NudgeResult = 'started' | 'running' | 'queued' | 'stopping';
@@ -117,7 +120,8 @@ const silentLogger = {
 } as unknown as FastifyBaseLogger;
 
 /**
- * The saga worker. New sagas arrive by nudge and are claimed at once; a poll of the
+ * The saga worker. New sagas arrive by nudge, handed over under the API's lease token (or
+ * claimed, for a nudge without one); a poll of the
  * pending index every `pollMs` recovers the rest (sagas of dead workers, nudges lost).
  * Up to `concurrency` sagas (necessarily of different accounts) run at the same time, each
  * under a lease so that no two workers run the same step at once.
@@ -144,7 +148,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const running = new Map<string, Promise<void>>();
   const backlog = new Map<string, HandOver | undefined>();
-  const counters = { claimed: 0, succeeded: 0, rolledBack: 0, abandoned: 0 };
+  const counters = { claimed: 0, succeeded: 0, rolledBack: 0, handedOff: 0, leaseLost: 0 };
   let started = false;
   let stopping = false;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -224,19 +228,19 @@ export function createWorker(options: WorkerOptions): Worker {
         }
         if (transition.kind === 'retry') continue; // performStep retries compensations itself
         if (isCompensation(transition.step)) {
-          log.info({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
+          log.debug({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
         }
         saga = await store.recordStep(saga, owner, transition.step, leaseMs, result.withdrawalCount);
       }
     } catch (error) {
       if (error instanceof HandOffError) {
-        counters.abandoned++;
+        counters.handedOff++;
         log.info({ transactionId: saga.transactionId, step: saga.step, reason: error.message }, 'saga handed off');
         await store.releaseLease(saga.transactionId, owner).catch(() => false);
         return;
       }
       if (error instanceof LeaseLostError) {
-        counters.abandoned++;
+        counters.leaseLost++;
         log.warn({ transactionId: saga.transactionId, reason: error.message }, 'saga lease lost; another worker has it');
         return;
       }
@@ -272,7 +276,7 @@ export function createWorker(options: WorkerOptions): Worker {
           problem = `count service answered without a valid count: ${JSON.stringify(reply.body)}`;
         } else if (reply.status >= 400 && reply.status < 500 && reply.status !== 408 && reply.status !== 429) {
           if (!compensation) {
-            log.info({ ...context, status: reply.status, reply: reply.body }, 'saga step refused');
+            log.debug({ ...context, status: reply.status, reply: reply.body }, 'saga step refused');
             return { outcome: 'failed' };
           }
           problem = `compensation refused with ${reply.status}: ${JSON.stringify(reply.body)}`;
