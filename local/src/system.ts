@@ -201,7 +201,13 @@ async function startRegion(
     balance: { BALANCE_DATABASE_URL: context.databases.balance, PORT: String(region.ports.balance) },
     count: { COUNT_DATABASE_URL: context.databases.count, PORT: String(region.ports.count) },
     transaction: { ...dynamoEnv, PORT: String(region.ports.transaction), WORKER_URL: url(region.ports.worker) },
-    worker: { ...dynamoEnv, PORT: String(region.ports.worker), BALANCE_URL: url(region.ports.balance), COUNT_URL: url(region.ports.count) },
+    worker: {
+      ...dynamoEnv,
+      PORT: String(region.ports.worker),
+      BALANCE_URL: url(region.ports.balance),
+      COUNT_URL: url(region.ports.count),
+      TRANSACTION_API_URL: url(region.ports.transaction),
+    },
   } as const;
 
   const launch = async (service: keyof typeof envOf, extraEnv: Record<string, string> = {}) => {

@@ -25,7 +25,8 @@ beforeAll(async () => {
     sent.push(command.constructor.name);
     return send(command);
   };
-  app = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, logger: false });
+  // statusFreshMs 0: these tests end sagas behind the API's back, so every GET reads the table.
+  app = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, statusFreshMs: 0, logger: false });
   await app.ready();
 });
 
@@ -241,5 +242,41 @@ describe('stopFlag', () => {
       if (reply.statusCode !== 200) throw new Error(`status ${reply.statusCode}`);
     }, 5_000, 20);
     expect(sagasWhileOpen).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('the status board (polls answered from memory)', () => {
+  const TOKEN = 'board-token';
+  let boardApp: App;
+  beforeAll(async () => {
+    boardApp = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, statusFreshMs: 60_000, serviceToken: TOKEN, logger: false });
+    await boardApp.ready();
+  });
+  afterAll(() => boardApp?.close());
+  const finished = (id: string, body: object, token = TOKEN) =>
+    boardApp.inject({ method: 'POST', url: `/internal/sagas/${id}/finished`, payload: body, headers: { 'x-service-token': token } });
+  const poll = (id: string, account: string) => boardApp.inject({ method: 'GET', url: `/transaction/${id}`, headers: { x_account_id: account } });
+
+  it('answers repeated polls of a pending saga without reading the table', async () => {
+    const { transactionId } = (await boardApp.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 5 }, headers: { x_account_id: 'acct-board-1' } })).json();
+    sent.length = 0;
+    for (let i = 0; i < 5; i += 1) expect((await poll(transactionId, 'acct-board-1')).json().status).toBe('status#pending');
+    expect(sent).toEqual([]);
+    expect((await poll(transactionId, 'someone-else')).statusCode).toBe(404);
+    await finishSaga(transactionId);
+  });
+
+  it('shows the end of a saga as soon as the worker says so, and only with the service token', async () => {
+    const account = 'acct-board-2';
+    const { transactionId } = (await boardApp.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 5 }, headers: { x_account_id: account } })).json();
+    await finishSaga(transactionId);
+    // The table says success, but the board still trusts its fresh "pending" ...
+    expect((await poll(transactionId, account)).json().status).toBe('status#pending');
+    const word = { accountId: account, status: 'status#success', updatedAt: new Date().toISOString() };
+    expect((await finished(transactionId, word, 'wrong')).statusCode).toBe(403);
+    expect((await finished(transactionId, { ...word, status: 'status#pending' })).statusCode).toBe(400);
+    // ... until the worker's word arrives.
+    expect((await finished(transactionId, word)).statusCode).toBe(200);
+    expect((await poll(transactionId, account)).json()).toEqual({ status: 'status#success', updatedAt: word.updatedAt });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   accountIdOf,
   badRequest,
@@ -11,6 +11,7 @@ import {
   notFound,
   Quantity,
   serviceUnavailable,
+  requireServiceToken,
   tooManyRequests,
   type App,
   type ServiceOptions,
@@ -19,6 +20,7 @@ import type { SagaKind } from './saga/machine.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { createSagaStore, type SagaRecord, type SagaStore } from './store/saga-store.ts';
 import { getStopFlag } from './store/tables.ts';
+import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, type SagaStatusEntry } from './status-board.ts';
 import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
 import type { DynamoSettings } from './config.ts';
 import { UUID_PATTERN } from './schemas.ts';
@@ -35,6 +37,8 @@ export const HAND_OVER_LEASE_MS = 10_000;
 
 export interface TransactionApiOptions extends DynamoSettings {
   stopFlagTtlMs?: number;
+  /** How long a pending status read from the table is answered again from memory (see status-board.ts). */
+  statusFreshMs?: number;
   /** Worker base URL, nudged fire-and-forget after each new saga. */
   workerUrl?: string;
   serviceToken?: string;
@@ -49,6 +53,15 @@ const TransactionStatus = Type.Object({
   status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
   updatedAt: Type.String(),
 });
+const SagaFinished = Type.Object(
+  {
+    accountId: Type.String({ minLength: 1, maxLength: 128 }),
+    status: Type.Union([Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
+    updatedAt: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+const SagaFinishedReply = Type.Object({ recorded: Type.Boolean() });
 const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
 
 /**
@@ -59,6 +72,7 @@ const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UU
 export function buildTransactionApi(options: TransactionApiOptions): App {
   const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
   const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
+  const statusBoard = createStatusBoard({ pendingFreshMs: options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS });
   const stopFlag = createStopFlagCache({
     read: () => getStopFlag(dynamo.doc, options.paramTable),
     ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
@@ -96,6 +110,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     });
     switch (result.outcome) {
       case 'created':
+        statusBoard.remember(result.saga.transactionId, result.saga);
         if (leaseToken) nudgeWorker.handOver(result.saga, leaseToken);
         return { transactionId: result.saga.transactionId };
       case 'replayed':
@@ -120,12 +135,35 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     async (request) => {
       const accountId = accountIdOf(request);
       await requireOpenRegion();
-      const saga = await store.getSaga(request.params.transactionId);
+      const { transactionId } = request.params;
+      let saga: SagaStatusEntry | null | undefined = statusBoard.lookup(transactionId);
+      if (!saga) {
+        saga = await store.getSaga(transactionId);
+        if (saga) statusBoard.remember(transactionId, saga);
+      }
       // Another account's transaction is indistinguishable from an unknown one.
-      if (!saga || saga.accountId !== accountId) throw notFound(`no transaction ${request.params.transactionId} for this account`);
+      if (!saga || saga.accountId !== accountId) throw notFound(`no transaction ${transactionId} for this account`);
       return { status: saga.status, updatedAt: saga.updatedAt };
     },
   );
+
+  // The worker's word that a saga ended (internal: not under /transaction, so the public
+  // endpoints do not route it, and it needs the service token).
+  if (options.serviceToken) {
+    const serviceToken = options.serviceToken;
+    app.register(async (scope) => {
+      const internal = scope.withTypeProvider<TypeBoxTypeProvider>();
+      internal.addHook('onRequest', requireServiceToken(serviceToken));
+      internal.post(
+        '/internal/sagas/:transactionId/finished',
+        { schema: { params: TransactionParams, body: SagaFinished, response: { 200: SagaFinishedReply, 400: ErrorReply, 403: ErrorReply } } },
+        async (request) => {
+          statusBoard.remember(request.params.transactionId, request.body);
+          return { recorded: true };
+        },
+      );
+    });
+  }
 
   return app;
 }

@@ -13,6 +13,7 @@ describe('config', () => {
       port: 3000,
       host: '127.0.0.1',
       stopFlagTtlMs: 10_000,
+      statusFreshMs: 200,
     });
     expect(loadApiConfig({ AWS_REGION: 'ap-northeast-3' }).paramTable).toBe('corebank-param-ap-northeast-3');
     expect(loadApiConfig({ PARAM_TABLE: 'p', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' })).toMatchObject({ paramTable: 'p', endpoint: 'http://127.0.0.1:8000' });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, envInt, envOptional, envString } from '@corebank/kit';
 import { DEFAULT_MAIN_TABLE, DEFAULT_REGION, defaultParamTable } from './store/tables.ts';
 import { DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
+import { DEFAULT_PENDING_FRESH_MS } from './status-board.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -37,6 +38,7 @@ function loadListen(env: Env, defaultPort: number): ListenSettings {
 
 export interface ApiEnvConfig extends DynamoSettings, ListenSettings {
   stopFlagTtlMs: number;
+  statusFreshMs: number;
   /** The worker's base URL, nudged right after a saga is created; optional. */
   workerUrl?: string;
   /** Sent with nudges; required when WORKER_URL is set. */
@@ -54,12 +56,15 @@ export function loadApiConfig(env: Env = process.env): ApiEnvConfig {
     ...loadDynamoSettings(env),
     ...loadListen(env, DEFAULT_API_PORT),
     stopFlagTtlMs: positive('STOP_FLAG_TTL_MS', envInt('STOP_FLAG_TTL_MS', DEFAULT_STOP_FLAG_TTL_MS, env), DEFAULT_STOP_FLAG_TTL_MS),
+    statusFreshMs: nonNegative('STATUS_FRESH_MS', envInt('STATUS_FRESH_MS', DEFAULT_PENDING_FRESH_MS, env)),
     ...(workerUrl ? { workerUrl } : {}),
     ...(serviceToken ? { serviceToken } : {}),
   };
 }
 
 export interface WorkerEnvConfig extends DynamoSettings, ListenSettings {
+  /** The transaction API, told when a saga ends (TRANSACTION_API_URL); optional. */
+  apiUrl?: string;
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
@@ -89,6 +94,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerEnvConfig {
   return {
     ...loadDynamoSettings(env),
     ...loadListen(env, DEFAULT_WORKER_PORT),
+    ...(envOptional('TRANSACTION_API_URL', env) ? { apiUrl: envOptional('TRANSACTION_API_URL', env)! } : {}),
     balanceUrl: envString('BALANCE_URL', undefined, env),
     countUrl: envString('COUNT_URL', undefined, env),
     serviceToken: envString('SERVICE_TOKEN', undefined, env),

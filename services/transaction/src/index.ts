@@ -8,3 +8,4 @@ export * from './config.ts';
 export * from './api.ts';
 export * from './worker.ts';
 export * from './schemas.ts';
+export * from './status-board.ts';

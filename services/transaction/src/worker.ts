@@ -43,6 +43,8 @@ export interface WorkerOptions extends DynamoSettings {
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
+  /** The transaction API, told when a saga ends so its pollers see it at once; optional. */
+  apiUrl?: string;
   /** Must be unique among live workers: a worker may resume sagas leased under its own id. */
   workerId?: string;
   pollMs?: number;
@@ -145,6 +147,13 @@ export function createWorker(options: WorkerOptions): Worker {
   });
   const clientOf = (baseUrl: string) => createServiceClient({ baseUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs, connections: concurrency });
   const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
+  const api = options.apiUrl ? createServiceClient({ baseUrl: options.apiUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs }) : undefined;
+  /** Fire and forget: if the word is lost, pollers still see the end within the API's freshness bound. */
+  const announceFinished = (saga: SagaRecord) => {
+    api
+      ?.post(`/internal/sagas/${saga.transactionId}/finished`, { accountId: saga.accountId, status: saga.status, updatedAt: saga.updatedAt })
+      .catch((error: unknown) => log.debug({ err: error, transactionId: saga.transactionId }, 'could not tell the API a saga ended'));
+  };
 
   const running = new Map<string, Promise<void>>();
   const backlog = new Map<string, HandOver | undefined>();
@@ -220,7 +229,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await pause(stepDelayMs);
         const transition = nextStep(saga.kind, saga.step, result.outcome);
         if (transition.kind === 'finish') {
-          await store.finishSaga(saga, owner, transition.status);
+          announceFinished(await store.finishSaga(saga, owner, transition.status));
           if (transition.status === 'status#success') counters.succeeded++;
           else counters.rolledBack++;
           log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
@@ -350,7 +359,7 @@ export function createWorker(options: WorkerOptions): Worker {
         const ended = await Promise.race([inFlight.then(() => 'done' as const), graceOver]);
         clearTimeout(graceTimer);
         if (ended === 'timeout') log.warn({ running: running.size }, 'sagas still in flight at shutdown; their leases will expire');
-        await Promise.allSettled([services.balance.close(), services.count.close()]);
+        await Promise.allSettled([services.balance.close(), services.count.close(), api?.close()]);
         if (!options.dynamo) dynamo.destroy();
         log.info(counters, 'saga worker stopped');
       })();

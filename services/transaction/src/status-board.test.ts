@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createStatusBoard } from './status-board.ts';
+
+const pending = { accountId: 'a', status: 'status#pending', updatedAt: '2026-11-29T00:00:00.000Z' } as const;
+const success = { accountId: 'a', status: 'status#success', updatedAt: '2026-11-29T00:00:01.000Z' } as const;
+
+describe('status board', () => {
+  it('knows nothing it was not told', () => {
+    expect(createStatusBoard().lookup('tx')).toBeUndefined();
+  });
+
+  it('trusts a pending status for pendingFreshMs, then asks for a fresh read', () => {
+    let clock = 1000;
+    const board = createStatusBoard({ pendingFreshMs: 100, now: () => clock });
+    board.remember('tx', pending);
+    clock = 1099;
+    expect(board.lookup('tx')).toEqual(pending);
+    clock = 1100;
+    expect(board.lookup('tx')).toBeUndefined();
+  });
+
+  it('keeps a terminal status for good, and a late pending read does not overwrite it', () => {
+    let clock = 0;
+    const board = createStatusBoard({ pendingFreshMs: 100, now: () => clock });
+    board.remember('tx', pending);
+    board.remember('tx', success);
+    board.remember('tx', pending);
+    clock = 1_000_000;
+    expect(board.lookup('tx')).toEqual(success);
+  });
+
+  it('forgets the oldest entries beyond its size', () => {
+    const board = createStatusBoard({ maxEntries: 2 });
+    board.remember('first', success);
+    board.remember('second', success);
+    board.remember('first', success); // refreshed: now the newest
+    board.remember('third', success);
+    expect(board.size()).toBe(2);
+    expect(board.lookup('second')).toBeUndefined();
+    expect(board.lookup('first')).toEqual(success);
+    expect(board.lookup('third')).toEqual(success);
+  });
+});

@@ -1,0 +1,48 @@
+import type { SagaStatus } from './saga/machine.ts';
+
+/** What GET /transaction/{id} answers, and whose transaction it is. */
+export interface SagaStatusEntry {
+  accountId: string;
+  status: SagaStatus;
+  updatedAt: string;
+}
+
+/** How long a "pending" read from the table may be answered again without reading it anew. */
+export const DEFAULT_PENDING_FRESH_MS = 200;
+export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
+
+/**
+ * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
+ * do not each cost a DynamoDB read. A terminal status never changes, so it is kept; a
+ * pending one is trusted for `pendingFreshMs` after it was read. The worker tells the API
+ * when a saga ends (`finished`), so a poll sees the end at once; if that word is lost, or
+ * went to another API instance, the poll sees it within `pendingFreshMs`.
+ */
+export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries?: number; now?: () => number } = {}) {
+  const pendingFreshMs = options.pendingFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+  const maxEntries = options.maxEntries ?? DEFAULT_STATUS_BOARD_SIZE;
+  const now = options.now ?? Date.now;
+  // A Map iterates in insertion order: the first key is the oldest, evicted first.
+  const entries = new Map<string, SagaStatusEntry & { readAt: number }>();
+
+  function remember(transactionId: string, entry: SagaStatusEntry): void {
+    const known = entries.get(transactionId);
+    // A late "pending" read never overwrites a terminal status already known.
+    if (known && known.status !== 'status#pending' && entry.status === 'status#pending') return;
+    entries.delete(transactionId);
+    entries.set(transactionId, { ...entry, readAt: now() });
+    if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+  }
+
+  /** The status to answer without a read, or undefined when the table must be read. */
+  function lookup(transactionId: string): SagaStatusEntry | undefined {
+    const known = entries.get(transactionId);
+    if (!known) return undefined;
+    if (known.status === 'status#pending' && now() - known.readAt >= pendingFreshMs) return undefined;
+    return { accountId: known.accountId, status: known.status, updatedAt: known.updatedAt };
+  }
+
+  return { remember, lookup, size: () => entries.size };
+}
+
+export type StatusBoard = ReturnType<typeof createStatusBoard>;
