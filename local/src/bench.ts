@@ -22,6 +22,7 @@ import { startLocalSystem } from './system.ts';
 
 /** The saga store's transactional writes per saga: one to create it, one to end it. */
 const TRANSACT_WRITES_PER_SAGA = 2;
+const WARM_UP_MS = 5000;
 const TARGET_P50_MS = 50;
 const TARGET_P99_MS = 250;
 const TARGET_THROUGHPUT_SHARE = 0.3;
@@ -76,7 +77,7 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
 async function measureSagas(host: string, users: number) {
   const runner = createLoadRunner({ host, users, spawnRate: users, pollIntervalMs, timeoutMs: 3000 });
   runner.start();
-  await sleep(2000); // warm-up: connections, JIT, caches
+  await sleep(WARM_UP_MS); // connections, JIT, caches
   runner.resetStats();
   await sleep(durationMs);
   const stats = runner.stats();
