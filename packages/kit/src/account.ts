@@ -4,7 +4,9 @@ import { badRequest } from './errors.ts';
 /** The account is named by this header, with an underscore, as in the seed. */
 export const ACCOUNT_HEADER = 'X_ACCOUNT_ID';
 
-const ACCOUNT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+/** What an account id may be: in the header, and in paths such as GET /count/{accountId}/{period}. */
+export const ACCOUNT_ID_PATTERN = '^[A-Za-z0-9._:@-]{1,128}$';
+const ACCOUNT_ID = new RegExp(ACCOUNT_ID_PATTERN);
 
 /** Reads and validates `X_ACCOUNT_ID`; a missing, empty or odd id is a 400. */
 export function accountIdOf(request: FastifyRequest): string {

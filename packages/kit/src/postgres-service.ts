@@ -1,5 +1,21 @@
 import { databaseUrlFor, envInt, envString } from './config.ts';
-import { runService, type App } from './http.ts';
+import { createService, runService, type App } from './http.ts';
+import { createPool, type Pool } from './postgres.ts';
+
+/**
+ * A service that owns one PostgreSQL database: its pool, a GET /health that pings the
+ * database, and the pool closed with the app.
+ */
+export function createPostgresService(options: { name: string; databaseUrl: string; logger?: boolean }): { app: App; pool: Pool } {
+  const pool = createPool(options.databaseUrl);
+  const app = createService({
+    name: options.name,
+    health: async () => void (await pool.query('SELECT 1')),
+    ...(options.logger === false ? { logger: false } : {}),
+  });
+  app.addHook('onClose', () => pool.end());
+  return { app, pool };
+}
 
 export interface PostgresServiceEntry {
   name: 'balance' | 'count';

@@ -1,5 +1,5 @@
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { accountIdOf, createPool, createService, ErrorReply, Quantity, requireServiceToken, TransactionId, type App } from '@corebank/kit';
+import { accountIdOf, createPostgresService, ErrorReply, Quantity, requireServiceToken, TransactionId, type App } from '@corebank/kit';
 import { createBalanceLedger } from './ledger.ts';
 
 export interface BalanceAppOptions {
@@ -24,14 +24,8 @@ const CancelBody = Type.Object(
 const errors = { 400: ErrorReply, 403: ErrorReply, 409: ErrorReply };
 
 export function buildBalanceApp(options: BalanceAppOptions): App {
-  const pool = createPool(options.databaseUrl);
+  const { app, pool } = createPostgresService({ name: 'balance', ...options });
   const ledger = createBalanceLedger(pool);
-  const app = createService({
-    name: 'balance',
-    health: async () => void (await pool.query('SELECT 1')),
-    ...(options.logger === false ? { logger: false } : {}),
-  });
-  app.addHook('onClose', () => pool.end());
 
   app.get('/balance', { schema: { response: { 200: BalanceReply, 400: ErrorReply } } }, async (request) => {
     const accountId = accountIdOf(request);
