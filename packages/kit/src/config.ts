@@ -54,3 +54,17 @@ export function databaseUrlFor(service: 'balance' | 'count', env: Env = process.
   url.pathname = `/${service}`;
   return url.toString();
 }
+
+/**
+ * Runs an entry point. A configuration error is reported in one line, by name, with exit
+ * code 2, instead of a stack trace; anything else is left to fail loudly.
+ */
+export async function runEntryPoint(name: string, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${name}: ${error.message}`);
+    process.exit(2);
+  }
+}

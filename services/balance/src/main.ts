@@ -1,5 +1,5 @@
-import { runPostgresService } from '@corebank/kit';
+import { runEntryPoint, runPostgresService } from '@corebank/kit';
 import { buildBalanceApp } from './app.ts';
 import { migrateBalance } from './migrate.ts';
 
-await runPostgresService({ name: 'balance', defaultPort: 3001, migrate: migrateBalance, build: buildBalanceApp });
+await runEntryPoint('balance', () => runPostgresService({ name: 'balance', defaultPort: 3001, migrate: migrateBalance, build: buildBalanceApp }));

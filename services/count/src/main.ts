@@ -1,5 +1,5 @@
-import { runPostgresService } from '@corebank/kit';
+import { runEntryPoint, runPostgresService } from '@corebank/kit';
 import { buildCountApp } from './app.ts';
 import { migrateCount } from './migrate.ts';
 
-await runPostgresService({ name: 'count', defaultPort: 3002, migrate: migrateCount, build: buildCountApp });
+await runEntryPoint('count', () => runPostgresService({ name: 'count', defaultPort: 3002, migrate: migrateCount, build: buildCountApp }));

@@ -1,7 +1,8 @@
-import { runService } from '@corebank/kit';
+import { runEntryPoint, runService } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { loadApiConfig } from './config.ts';
 
-const config = loadApiConfig();
-const app = buildTransactionApi(config);
-await runService(app, { port: config.port, host: config.host });
+await runEntryPoint('transaction', async () => {
+  const config = loadApiConfig();
+  await runService(buildTransactionApi(config), { port: config.port, host: config.host });
+});

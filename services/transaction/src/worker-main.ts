@@ -1,7 +1,8 @@
-import { runService } from '@corebank/kit';
+import { runEntryPoint, runService } from '@corebank/kit';
 import { loadWorkerConfig } from './config.ts';
 import { buildWorkerApp } from './worker.ts';
 
-const config = loadWorkerConfig();
-const { app } = buildWorkerApp(config);
-await runService(app, { port: config.port, host: config.host });
+await runEntryPoint('transaction-worker', async () => {
+  const config = loadWorkerConfig();
+  await runService(buildWorkerApp(config).app, { port: config.port, host: config.host });
+});
