@@ -20,7 +20,7 @@ import type { SagaKind } from './saga/machine.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { createSagaStore, type SagaRecord, type SagaStore } from './store/saga-store.ts';
 import { getStopFlag } from './store/tables.ts';
-import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, type SagaStatusEntry } from './status-board.ts';
+import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
 import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
 import type { DynamoSettings } from './config.ts';
 import { UUID_PATTERN } from './schemas.ts';
@@ -39,6 +39,8 @@ export interface TransactionApiOptions extends DynamoSettings {
   stopFlagTtlMs?: number;
   /** How long a pending status read from the table is answered again from memory (see status-board.ts). */
   statusFreshMs?: number;
+  /** How long GET holds a poll of a pending saga open, answering at once if it ends meanwhile. */
+  statusHoldMs?: number;
   /** Worker base URL, nudged fire-and-forget after each new saga. */
   workerUrl?: string;
   serviceToken?: string;
@@ -73,6 +75,16 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
   const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
   const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
   const statusBoard = createStatusBoard({ pendingFreshMs: options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS });
+  const statusHoldMs = options.statusHoldMs ?? DEFAULT_STATUS_HOLD_MS;
+
+  /** From memory when it is fresh enough, else from the table (and then remembered). */
+  async function currentStatus(transactionId: string): Promise<SagaStatusEntry | null> {
+    const known = statusBoard.lookup(transactionId);
+    if (known) return known;
+    const saga = await store.getSaga(transactionId);
+    if (saga) statusBoard.remember(transactionId, saga);
+    return saga;
+  }
   const stopFlag = createStopFlagCache({
     read: () => getStopFlag(dynamo.doc, options.paramTable),
     ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
@@ -136,10 +148,10 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
       const accountId = accountIdOf(request);
       await requireOpenRegion();
       const { transactionId } = request.params;
-      let saga: SagaStatusEntry | null | undefined = statusBoard.lookup(transactionId);
-      if (!saga) {
-        saga = await store.getSaga(transactionId);
-        if (saga) statusBoard.remember(transactionId, saga);
+      let saga = await currentStatus(transactionId);
+      if (saga?.status === 'status#pending' && saga.accountId === accountId && statusHoldMs > 0) {
+        await statusBoard.waitForEnd(transactionId, statusHoldMs);
+        saga = await currentStatus(transactionId);
       }
       // Another account's transaction is indistinguishable from an unknown one.
       if (!saga || saga.accountId !== accountId) throw notFound(`no transaction ${transactionId} for this account`);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, envInt, envOptional, envString } from '@corebank/kit';
 import { DEFAULT_MAIN_TABLE, DEFAULT_REGION, defaultParamTable } from './store/tables.ts';
 import { DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
-import { DEFAULT_PENDING_FRESH_MS } from './status-board.ts';
+import { DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS } from './status-board.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -39,6 +39,7 @@ function loadListen(env: Env, defaultPort: number): ListenSettings {
 export interface ApiEnvConfig extends DynamoSettings, ListenSettings {
   stopFlagTtlMs: number;
   statusFreshMs: number;
+  statusHoldMs: number;
   /** The worker's base URL, nudged right after a saga is created; optional. */
   workerUrl?: string;
   /** Sent with nudges; required when WORKER_URL is set. */
@@ -57,6 +58,7 @@ export function loadApiConfig(env: Env = process.env): ApiEnvConfig {
     ...loadListen(env, DEFAULT_API_PORT),
     stopFlagTtlMs: positive('STOP_FLAG_TTL_MS', envInt('STOP_FLAG_TTL_MS', DEFAULT_STOP_FLAG_TTL_MS, env), DEFAULT_STOP_FLAG_TTL_MS),
     statusFreshMs: nonNegative('STATUS_FRESH_MS', envInt('STATUS_FRESH_MS', DEFAULT_PENDING_FRESH_MS, env)),
+    statusHoldMs: nonNegative('STATUS_HOLD_MS', envInt('STATUS_HOLD_MS', DEFAULT_STATUS_HOLD_MS, env)),
     ...(workerUrl ? { workerUrl } : {}),
     ...(serviceToken ? { serviceToken } : {}),
   };

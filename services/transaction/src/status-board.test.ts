@@ -41,3 +41,23 @@ describe('status board', () => {
     expect(board.lookup('third')).toEqual(success);
   });
 });
+
+describe('status board: held polls', () => {
+  it('wakes a held poll the moment the saga ends', async () => {
+    const board = createStatusBoard();
+    board.remember('tx', pending);
+    const started = Date.now();
+    const held = board.waitForEnd('tx', 60_000);
+    board.remember('tx', success);
+    await held;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(board.lookup('tx')).toEqual(success);
+  });
+
+  it('lets a held poll go after the hold, while the saga is still pending', async () => {
+    const board = createStatusBoard();
+    board.remember('tx', pending);
+    await board.waitForEnd('tx', 5);
+    expect(board.lookup('tx')?.status).toBe('status#pending');
+  });
+});

@@ -10,6 +10,8 @@ export interface SagaStatusEntry {
 /** How long a "pending" read from the table may be answered again without reading it anew. */
 export const DEFAULT_PENDING_FRESH_MS = 200;
 export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
+/** How long a poll of a pending saga is held open, waiting for its end (GET /transaction/{id}). */
+export const DEFAULT_STATUS_HOLD_MS = 25;
 
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
@@ -24,6 +26,8 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
   const now = options.now ?? Date.now;
   // A Map iterates in insertion order: the first key is the oldest, evicted first.
   const entries = new Map<string, SagaStatusEntry & { readAt: number }>();
+  // Polls held open until their saga ends (see waitForEnd).
+  const waiters = new Map<string, Set<() => void>>();
 
   function remember(transactionId: string, entry: SagaStatusEntry): void {
     const known = entries.get(transactionId);
@@ -32,6 +36,27 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
     entries.delete(transactionId);
     entries.set(transactionId, { ...entry, readAt: now() });
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+    if (entry.status !== 'status#pending') for (const wake of waiters.get(transactionId) ?? []) wake();
+  }
+
+  /**
+   * Resolves when the saga's end is remembered, or after `holdMs`. A poll of a pending saga
+   * waits here briefly, so that it answers the moment the worker reports the end instead of
+   * the client asking again and again.
+   */
+  function waitForEnd(transactionId: string, holdMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = waiters.get(transactionId) ?? new Set();
+      waiters.set(transactionId, set);
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0) waiters.delete(transactionId);
+        resolve();
+      };
+      const timer = setTimeout(wake, holdMs);
+      set.add(wake);
+    });
   }
 
   /** The status to answer without a read, or undefined when the table must be read. */
@@ -42,7 +67,7 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
     return { accountId: known.accountId, status: known.status, updatedAt: known.updatedAt };
   }
 
-  return { remember, lookup, size: () => entries.size };
+  return { remember, lookup, waitForEnd, size: () => entries.size };
 }
 
 export type StatusBoard = ReturnType<typeof createStatusBoard>;
