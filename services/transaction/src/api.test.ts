@@ -249,7 +249,7 @@ describe('the status board (polls answered from memory)', () => {
   const TOKEN = 'board-token';
   let boardApp: App;
   beforeAll(async () => {
-    boardApp = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, statusFreshMs: 60_000, serviceToken: TOKEN, logger: false });
+    boardApp = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 10_000, statusFreshMs: 60_000, serviceToken: TOKEN, logger: false });
     await boardApp.ready();
   });
   afterAll(() => boardApp?.close());
