@@ -87,12 +87,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     ]);
     const serviceToken = randomBytes(24).toString('hex');
 
-    const runtimes: RegionRuntime[] = [];
-    for (const region of regions) {
-      progress(`starting ${region.label} (${region.name}) services`);
-      runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
-    }
-
     // Routing controls: the region that starts open is On. The failover workflow will move it.
     const activeRegion = regions.find((region) => region.initialStopFlag === 'false')?.name;
     const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
@@ -101,6 +95,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       regional: regions.map((region) => ({ region: region.name, port: region.endpointPort })),
       global: { port: globalPort, activeRegion },
     };
+    // The endpoints and the load UI need nothing from the services to start: start them alongside.
     const endpoints = startServiceProcess({
       name: 'endpoints',
       script: SERVICE_SCRIPTS.endpoints,
@@ -108,21 +103,26 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       logFile: join(logDir, 'endpoints.log'),
     });
     cleanups.push(() => endpoints.stop());
-    await waitFor('the endpoints', () => Promise.all([globalPort, ...regions.map((region) => region.endpointPort)].map((port) => fetchOk(`${url(port)}/health`))), 30_000);
-
-    let loadUi: string | undefined;
     const loadUiPort = options.loadUiPort === undefined ? LOAD_UI_PORT : options.loadUiPort;
+    const loadUi = loadUiPort === null ? undefined : `http://localhost:${loadUiPort}`;
     if (loadUiPort !== null) {
-      loadUi = `http://localhost:${loadUiPort}`;
       const load = startServiceProcess({
         name: 'load',
         script: SERVICE_SCRIPTS.load,
-        env: { PORT: String(loadUiPort), LOAD_HOST: `http://localhost:${globalPort}` },
+        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: `http://localhost:${globalPort}` },
         logFile: join(logDir, 'load.log'),
       });
       cleanups.push(() => load.stop());
-      await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000);
     }
+
+    const runtimes: RegionRuntime[] = [];
+    for (const region of regions) {
+      progress(`starting ${region.label} (${region.name}) services`);
+      runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
+    }
+    const endpointPorts = [globalPort, ...regions.map((region) => region.endpointPort)];
+    await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000);
+    if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000);
 
     return {
       globalEndpoint: `http://localhost:${globalPort}`,
