@@ -1,3 +1,5 @@
+import { waitFor } from '../../local/src/ports.ts';
+
 /** A few lines of HTTP for the end-to-end tests: the seed's curl calls, in TypeScript. */
 export function apiClient(baseUrl: string) {
   const call = async (method: string, path: string, account: string | undefined, body?: string, headers: Record<string, string> = {}) => {
@@ -19,13 +21,12 @@ export function apiClient(baseUrl: string) {
     statusOf,
     /** Polls GET /transaction/{id} until the saga ends, or fails after the deadline. */
     async finished(account: string, transactionId: string, timeoutMs = 20_000): Promise<string> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const status = await statusOf(account, transactionId);
-        if (status !== 'status#pending') return status;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      throw new Error(`saga ${transactionId} still pending after ${timeoutMs} ms`);
+      let status = '';
+      await waitFor(`saga ${transactionId} to end`, async () => {
+        status = await statusOf(account, transactionId);
+        if (status === 'status#pending') throw new Error('still pending');
+      }, timeoutMs, 20);
+      return status;
     },
   };
 }
