@@ -74,7 +74,8 @@ const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UU
 export function buildTransactionApi(options: TransactionApiOptions): App {
   const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
   const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
-  const statusBoard = createStatusBoard({ pendingFreshMs: options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS });
+  const statusFreshMs = options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+  const statusBoard = createStatusBoard({ pendingFreshMs: statusFreshMs });
   const statusHoldMs = options.statusHoldMs ?? DEFAULT_STATUS_HOLD_MS;
 
   /** From memory when it is fresh enough, else from the table (and then remembered). */
@@ -149,8 +150,12 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
       await requireOpenRegion();
       const { transactionId } = request.params;
       let saga = await currentStatus(transactionId);
-      if (saga?.status === 'status#pending' && saga.accountId === accountId && statusHoldMs > 0) {
-        await statusBoard.waitForEnd(transactionId, statusHoldMs);
+      // Hold a poll of a pending saga until it ends: the worker's word wakes it at once; if the
+      // word went to another API instance, the table is read again each time the pending
+      // status goes stale.
+      const holdUntil = Date.now() + statusHoldMs;
+      while (saga?.status === 'status#pending' && saga.accountId === accountId && Date.now() < holdUntil) {
+        await statusBoard.waitForEnd(transactionId, Math.min(holdUntil - Date.now(), statusFreshMs || statusHoldMs));
         saga = await currentStatus(transactionId);
       }
       // Another account's transaction is indistinguishable from an unknown one.

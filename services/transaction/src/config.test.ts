@@ -14,7 +14,7 @@ describe('config', () => {
       host: '127.0.0.1',
       stopFlagTtlMs: 10_000,
       statusFreshMs: 200,
-      statusHoldMs: 25,
+      statusHoldMs: 500,
     });
     expect(loadApiConfig({ AWS_REGION: 'ap-northeast-3' }).paramTable).toBe('corebank-param-ap-northeast-3');
     expect(loadApiConfig({ PARAM_TABLE: 'p', DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000' })).toMatchObject({ paramTable: 'p', endpoint: 'http://127.0.0.1:8000' });

@@ -10,8 +10,12 @@ export interface SagaStatusEntry {
 /** How long a "pending" read from the table may be answered again without reading it anew. */
 export const DEFAULT_PENDING_FRESH_MS = 200;
 export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
-/** How long a poll of a pending saga is held open, waiting for its end (GET /transaction/{id}). */
-export const DEFAULT_STATUS_HOLD_MS = 25;
+/**
+ * How long a poll of a pending saga is held open, waiting for its end (GET /transaction/{id}).
+ * Long enough that a client polling in a loop usually needs one poll per saga; short enough
+ * that a client with a one-second timeout still gets its "pending".
+ */
+export const DEFAULT_STATUS_HOLD_MS = 500;
 
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
