@@ -83,7 +83,12 @@ async function measureSagas(host: string, users: number) {
   const stats = runner.stats();
   await runner.close();
   const seconds = (stats.time - stats.startTime) / 1000;
-  return { sagasPerSecond: stats.completedSagas / seconds, latency: stats.sagaLatency, failRatio: stats.failRatio, requests: stats.aggregated.requests };
+  return {
+    sagasPerSecond: stats.completedSagas / seconds,
+    latency: stats.sagaLatency,
+    failRatio: stats.failRatio,
+    requestsPerSaga: stats.completedSagas === 0 ? 0 : stats.aggregated.requests / stats.completedSagas,
+  };
 }
 
 /** 3-item TransactWriteItems per second that this DynamoDB sustains at `concurrency`. */
@@ -137,6 +142,7 @@ await withSystem(async (host, dynamodb) => {
         String(p50Ms).padStart(7),
         String(p99Ms).padStart(7),
         (sagas.failRatio * 100).toFixed(2).padStart(7),
+        sagas.requestsPerSaga.toFixed(1).padStart(7),
         ceiling.toFixed(0).padStart(9),
         sagaCeiling.toFixed(0).padStart(9),
         share.toFixed(2).padStart(6),
@@ -145,6 +151,6 @@ await withSystem(async (host, dynamodb) => {
     );
   }
   console.log(`\nsaga = POST → terminal status; ceiling = 3-item TransactWriteItems/s on the same DynamoDB; ${TRANSACT_WRITES_PER_SAGA} transact writes per saga`);
-  console.log('users  sagas/s p50(ms) p99(ms)  fail%  ceiling/s  sagas-max  ratio  targets');
+  console.log('users  sagas/s p50(ms) p99(ms)  fail%  req/saga ceiling/s  sagas-max  ratio  targets');
   for (const row of rows) console.log(row);
 });
