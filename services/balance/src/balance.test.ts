@@ -81,6 +81,11 @@ describe('balance service', () => {
     expect((await put('cancel_withdraw', id, { quantity: 50, transactionId })).json().outcome).toBe('applied');
     expect((await put('cancel_withdraw', id, { quantity: 50, transactionId })).json().outcome).toBe('already_applied');
     expect(await balanceOf(id)).toBe(1000);
+    // Replayed after its cancel (a saga resumed from its first step), the withdrawal stays cancelled.
+    const replay = await put('withdraw', id, { quantity: 50, transactionId, withdrawalCount: 5 });
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json().error).toBe('transaction_cancelled');
+    expect(await balanceOf(id)).toBe(1000);
   });
 
   it('treats a cancel of a step that never applied as a no-op that also bars the step', async () => {

@@ -91,12 +91,14 @@ export function createBalanceLedger(pool: Pool) {
     const change = await withTransaction(pool, async (client): Promise<BalanceChange | 'rejected'> => {
       const recorded = await readLedger(client, transactionId);
       const previous = recorded.get(operation);
+      if (previous && previous.account_id !== accountId) throw otherAccount();
+      // Once cancelled, a step stays cancelled, even if it had applied before its cancel: the
+      // worker replays a saga from its first step, and must then take the compensating path again.
+      if (recorded.has(cancelOperation)) throw cancelled();
       if (previous) {
-        if (previous.account_id !== accountId) throw otherAccount();
         if (previous.outcome === 'rejected') return 'rejected';
         return { accountId, balance: await balanceIn(client, accountId), outcome: 'already_applied' };
       }
-      if (recorded.has(cancelOperation)) throw cancelled();
       const moved = await move(client);
       await appendLedger(client, transactionId, operation, accountId, moved?.amount ?? 0, moved ? 'applied' : 'rejected', moved?.balance ?? null);
       return moved ? { accountId, balance: moved.balance, outcome: 'applied' } : 'rejected';

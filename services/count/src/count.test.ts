@@ -54,6 +54,11 @@ describe('count service', () => {
     expect((await put('cancel_withdraw', id, { period: PERIOD, transactionId })).json()).toEqual({ count: 0, outcome: 'applied' });
     expect((await put('cancel_withdraw', id, { period: PERIOD, transactionId })).json().outcome).toBe('already_applied');
     expect(await countOf(id)).toBe(0);
+    // A replay of the counted-then-cancelled withdrawal (a saga resumed from its first step) stays cancelled.
+    const replay = await put('withdraw', id, { period: PERIOD, transactionId });
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json().error).toBe('transaction_cancelled');
+    expect(await countOf(id)).toBe(0);
 
     const neverCounted = randomUUID();
     expect((await put('cancel_withdraw', id, { period: PERIOD, transactionId: neverCounted })).json().outcome).toBe('noop');

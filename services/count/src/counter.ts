@@ -34,11 +34,10 @@ export function createWithdrawalCounter(pool: Pool) {
     return withTransaction(pool, async (client) => {
       const recorded = await readLedger(client, transactionId);
       const previous = recorded.get('withdraw');
-      if (previous) {
-        if (previous.account_id !== accountId || previous.period !== period) throw mismatch();
-        return { count: previous.count_after, outcome: 'already_applied' };
-      }
+      if (previous && (previous.account_id !== accountId || previous.period !== period)) throw mismatch();
+      // Once cancelled, always cancelled (see the balance ledger): a replayed saga compensates again.
       if (recorded.has('cancel_withdraw')) throw cancelled();
+      if (previous) return { count: previous.count_after, outcome: 'already_applied' };
       const result = await client.query<{ count: number }>(
         `INSERT INTO withdrawal_counts (account_id, period, count) VALUES ($1, $2, 1)
          ON CONFLICT (account_id, period) DO UPDATE SET count = withdrawal_counts.count + 1
