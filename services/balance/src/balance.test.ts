@@ -109,6 +109,54 @@ describe('balance service', () => {
     expect((await put('cancel_deposit', id, { quantity: 300, transactionId })).json()).toMatchObject({ balance: 0, outcome: 'applied' });
   });
 
+  it('refuses a transaction id used by another account, and moves nothing', async () => {
+    const [owner, other] = [account(), account()];
+    const transactionId = randomUUID();
+    await put('deposit', owner, { quantity: 300, transactionId });
+    for (const path of ['deposit', 'cancel_deposit']) {
+      const reply = await put(path, other, { quantity: 300, transactionId });
+      expect(reply.statusCode).toBe(409);
+      expect(reply.json().error).toBe('transaction_mismatch');
+    }
+    expect([await balanceOf(owner), await balanceOf(other)]).toEqual([300, 0]);
+  });
+
+  it('refuses to cancel a deposit already spent, records nothing, and cancels it once the money is back', async () => {
+    const id = account();
+    const depositId = randomUUID();
+    await put('deposit', id, { quantity: 300, transactionId: depositId });
+    await put('withdraw', id, { quantity: 200, transactionId: randomUUID(), withdrawalCount: 1 });
+    const refused = await put('cancel_deposit', id, { transactionId: depositId });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toBe('insufficient_balance');
+    expect(await balanceOf(id)).toBe(100);
+    await put('deposit', id, { quantity: 200, transactionId: randomUUID() });
+    expect((await put('cancel_deposit', id, { transactionId: depositId })).json()).toMatchObject({ balance: 0, outcome: 'applied' });
+  });
+
+  it('refuses a deposit that would take the balance past 2^53 - 1, without recording it', async () => {
+    const id = account();
+    const pool = createPool(databaseUrl, 1);
+    try {
+      // A balance near the limit, with the ledger row that explains it (the ledger must add up).
+      const nearLimit = Number.MAX_SAFE_INTEGER - 10;
+      await pool.query('INSERT INTO accounts (account_id, balance) VALUES ($1, $2)', [id, nearLimit]);
+      await pool.query(
+        `INSERT INTO ledger (transaction_id, operation, account_id, amount, outcome, balance_after) VALUES ($1, 'deposit', $2, $3, 'applied', $3)`,
+        [randomUUID(), id, nearLimit],
+      );
+      const transactionId = randomUUID();
+      const refused = await put('deposit', id, { quantity: 11, transactionId });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error).toBe('balance_limit');
+      expect(await balanceOf(id)).toBe(nearLimit);
+      // Not recorded: the same transaction may apply once it fits.
+      expect((await put('deposit', id, { quantity: 10, transactionId })).json()).toMatchObject({ balance: Number.MAX_SAFE_INTEGER, outcome: 'applied' });
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('answers 403 on internal routes without the service token, and changes nothing', async () => {
     const id = account();
     const reply = await put('deposit', id, { quantity: 1000, transactionId: randomUUID() }, 'wrong-token');

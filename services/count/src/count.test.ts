@@ -73,6 +73,27 @@ describe('count service', () => {
     expect(await countOf(id)).toBe(25);
   });
 
+  it('counts a withdrawal replayed concurrently once', async () => {
+    const id = account();
+    const transactionId = randomUUID();
+    const replies = await Promise.all(Array.from({ length: 20 }, () => put('withdraw', id, { period: PERIOD, transactionId })));
+    expect(new Set(replies.map((reply) => reply.json().count))).toEqual(new Set([1]));
+    expect(replies.filter((reply) => reply.json().outcome === 'applied')).toHaveLength(1);
+    expect(await countOf(id)).toBe(1);
+  });
+
+  it('refuses a transaction id used by another account or period, and counts nothing', async () => {
+    const [owner, other] = [account(), account()];
+    const transactionId = randomUUID();
+    await put('withdraw', owner, { period: PERIOD, transactionId });
+    for (const [accountId, period, path] of [[other, PERIOD, 'withdraw'], [owner, '2026-01', 'withdraw'], [other, PERIOD, 'cancel_withdraw']] as const) {
+      const reply = await put(path, accountId, { period, transactionId });
+      expect(reply.statusCode).toBe(409);
+      expect(reply.json().error).toBe('transaction_mismatch');
+    }
+    expect([await countOf(owner), await countOf(other)]).toEqual([1, 0]);
+  });
+
   it('answers 403 without the service token and 400 for bad input, changing nothing', async () => {
     const id = account();
     expect((await put('withdraw', id, { period: PERIOD, transactionId: randomUUID() }, 'nope')).statusCode).toBe(403);
