@@ -206,7 +206,6 @@ async function startRegion(
       PORT: String(region.ports.worker),
       BALANCE_URL: url(region.ports.balance),
       COUNT_URL: url(region.ports.count),
-      TRANSACTION_API_URL: url(region.ports.transaction),
     },
   } as const;
 

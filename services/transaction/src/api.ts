@@ -16,7 +16,7 @@ import {
   type App,
   type ServiceOptions,
 } from '@corebank/kit';
-import type { SagaKind } from './saga/machine.ts';
+import type { FinalStatus, SagaKind } from './saga/machine.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { createSagaStore, type SagaRecord, type SagaStore } from './store/saga-store.ts';
 import { getStopFlag } from './store/tables.ts';
@@ -27,7 +27,13 @@ import { UUID_PATTERN } from './schemas.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
-const NUDGE_TIMEOUT_MS = 1000;
+/** Longer than the worker holds a nudge's reply for the saga's end (DEFAULT_NUDGE_HOLD_MS). */
+const NUDGE_TIMEOUT_MS = 10_000;
+/**
+ * Nudges held open at once: each waits for its saga's end, so there must be room for every
+ * saga a worker runs at a time (WORKER_CONCURRENCY, 64 by default) and more.
+ */
+const NUDGE_CONNECTIONS = 256;
 /**
  * With a worker to nudge, a new saga is created leased to a one-off token that the nudge
  * hands to the worker, which starts it without a claim write. If the nudge is lost, any
@@ -41,7 +47,7 @@ export interface TransactionApiOptions extends DynamoSettings {
   statusFreshMs?: number;
   /** How long GET holds a poll of a pending saga open, answering at once if it ends meanwhile. */
   statusHoldMs?: number;
-  /** Worker base URL, nudged fire-and-forget after each new saga. */
+  /** Worker base URL, nudged after each new saga; its reply tells the saga's end. */
   workerUrl?: string;
   serviceToken?: string;
   logger?: ServiceOptions['logger'];
@@ -55,15 +61,6 @@ const TransactionStatus = Type.Object({
   status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
   updatedAt: Type.String(),
 });
-const SagaFinished = Type.Object(
-  {
-    accountId: Type.String({ minLength: 1, maxLength: 128 }),
-    status: Type.Union([Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
-    updatedAt: Type.String({ minLength: 1 }),
-  },
-  { additionalProperties: false },
-);
-const SagaFinishedReply = Type.Object({ recorded: Type.Boolean() });
 const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
 
 /**
@@ -91,7 +88,9 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
   });
   const app = createService({ name: 'transaction', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
-  const nudgeWorker = createWorkerNudger(options, store, app.log);
+  const nudgeWorker = createWorkerNudger(options, store, app.log, (saga, ended) =>
+    statusBoard.remember(saga.transactionId, { accountId: saga.accountId, ...ended }),
+  );
 
   app.addHook('onClose', async () => {
     await nudgeWorker.close();
@@ -164,24 +163,6 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     },
   );
 
-  // The worker's word that a saga ended (internal: not under /transaction, so the public
-  // endpoints do not route it, and it needs the service token).
-  if (options.serviceToken) {
-    const serviceToken = options.serviceToken;
-    app.register(async (scope) => {
-      const internal = scope.withTypeProvider<TypeBoxTypeProvider>();
-      internal.addHook('onRequest', requireServiceToken(serviceToken));
-      internal.post(
-        '/internal/sagas/:transactionId/finished',
-        { schema: { params: TransactionParams, body: SagaFinished, response: { 200: SagaFinishedReply, 400: ErrorReply, 403: ErrorReply } } },
-        async (request) => {
-          statusBoard.remember(request.params.transactionId, request.body);
-          return { recorded: true };
-        },
-      );
-    });
-  }
-
   return app;
 }
 
@@ -197,15 +178,23 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Hands a new saga to the worker so it starts within milliseconds, fire-and-forget. When the
- * worker cannot take it, the lease is handed back so that polling finds the saga at once.
+ * Hands a new saga to the worker so it starts within milliseconds, without making the
+ * client wait. The worker replies when the saga has ended (or when it cannot say soon), so
+ * the end reaches the status board with no request of its own. When the worker cannot take
+ * the saga, the lease is handed back so that polling finds it at once.
  */
-function createWorkerNudger(options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>, store: SagaStore, log: FastifyBaseLogger) {
+function createWorkerNudger(
+  options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>,
+  store: SagaStore,
+  log: FastifyBaseLogger,
+  onEnded: (saga: SagaRecord, ended: { status: FinalStatus; updatedAt: string }) => void,
+) {
   if (!options.workerUrl) return { enabled: false, handOver: (_saga: SagaRecord, _token: string) => {}, close: async () => {} };
   const client = createServiceClient({
     baseUrl: options.workerUrl,
     ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
     timeoutMs: NUDGE_TIMEOUT_MS,
+    connections: NUDGE_CONNECTIONS,
   });
   const handBack = (transactionId: string, leaseToken: string, why: Record<string, unknown>) => {
     log.warn({ transactionId, ...why }, 'worker did not take a new saga; its lease is handed back for polling');
@@ -214,9 +203,11 @@ function createWorkerNudger(options: Pick<TransactionApiOptions, 'workerUrl' | '
   return {
     enabled: true,
     handOver(saga: SagaRecord, leaseToken: string) {
-      client.post<{ result?: string }>(`/sagas/${saga.transactionId}/nudge`, { leaseToken, saga }).then(
+      client.post<{ result?: string; status?: string; updatedAt?: string }>(`/sagas/${saga.transactionId}/nudge`, { leaseToken, saga }).then(
         (reply) => {
-          if (reply.status !== 202 || reply.body?.result === 'stopping') handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
+          if (reply.status !== 202 || reply.body?.result === 'stopping') return handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
+          const { status, updatedAt } = reply.body ?? {};
+          if ((status === 'status#success' || status === 'status#success_rollback') && typeof updatedAt === 'string') onEnded(saga, { status, updatedAt });
         },
         (error: unknown) => {
           // Only a refused connection is certain: after a timeout the worker may be running it.

@@ -65,8 +65,6 @@ export function loadApiConfig(env: Env = process.env): ApiEnvConfig {
 }
 
 export interface WorkerEnvConfig extends DynamoSettings, ListenSettings {
-  /** The transaction API, told when a saga ends (TRANSACTION_API_URL); optional. */
-  apiUrl?: string;
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
@@ -96,7 +94,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerEnvConfig {
   return {
     ...loadDynamoSettings(env),
     ...loadListen(env, DEFAULT_WORKER_PORT),
-    ...(envOptional('TRANSACTION_API_URL', env) ? { apiUrl: envOptional('TRANSACTION_API_URL', env)! } : {}),
     balanceUrl: envString('BALANCE_URL', undefined, env),
     countUrl: envString('COUNT_URL', undefined, env),
     serviceToken: envString('SERVICE_TOKEN', undefined, env),

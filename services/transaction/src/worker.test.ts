@@ -85,6 +85,7 @@ describe('saga worker with the real balance and count services', () => {
   let worker: Worker;
 
   let workerApp: App;
+  let workerUrl: string;
   /** Writes sent to DynamoDB by anyone in this file, by command name. */
   const writes: string[] = [];
 
@@ -98,6 +99,7 @@ describe('saga worker with the real balance and count services', () => {
     const started = await startWorker({ pollMs: 60_000 });
     worker = started.worker;
     workerApp = started.app;
+    workerUrl = started.url;
     api = buildTransactionApi({ ...tables, dynamo, workerUrl: started.url, serviceToken: SERVICE_TOKEN, logger: false });
     apps.push(api);
     await api.ready();
@@ -140,6 +142,16 @@ describe('saga worker with the real balance and count services', () => {
     const plain = await nudge({});
     expect(plain.statusCode).toBe(202);
     expect(plain.json()).toEqual({ transactionId: id, result: 'started' });
+  });
+
+  it("tells the API a saga's end in its reply to the nudge, so a held poll answers without reading the table", async () => {
+    // Pending statuses stay fresh for a minute: only the nudge's reply can reveal the end.
+    const board = buildTransactionApi({ ...tables, dynamo, workerUrl: workerUrl, serviceToken: SERVICE_TOKEN, statusFreshMs: 60_000, statusHoldMs: 5_000, logger: false });
+    apps.push(board);
+    const id = await start(board, 'deposit', 'w-reply', 40);
+    const poll = await board.inject({ method: 'GET', url: `/transaction/${id}`, headers: { x_account_id: 'w-reply' } });
+    expect(poll.json().status).toBe('status#success');
+    expect(await balanceOf('w-reply')).toBe(40);
   });
 
   it('runs a withdrawal: count up, balance down, lock released', async () => {

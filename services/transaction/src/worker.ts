@@ -36,6 +36,8 @@ export const MAX_STEP_RETRY_DELAY_MS = 2000;
 export const MAX_COMPENSATION_RETRY_DELAY_MS = 10_000;
 /** How long a graceful stop waits for in-flight steps. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** How long a nudge's reply waits for the saga to end (the API's nudge timeout is longer). */
+export const DEFAULT_NUDGE_HOLD_MS = 5_000;
 /** Sagas nudged while every slot is busy wait here (beyond it, polling finds them). */
 const MAX_BACKLOG = 10_000;
 
@@ -43,8 +45,6 @@ export interface WorkerOptions extends DynamoSettings {
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
-  /** The transaction API, told when a saga ends so its pollers see it at once; optional. */
-  apiUrl?: string;
   /** Must be unique among live workers: a worker may resume sagas leased under its own id. */
   workerId?: string;
   pollMs?: number;
@@ -90,6 +90,8 @@ export interface Worker {
   stop(): Promise<void>;
   /** A saga was just created: run it now (under the hand-over lease, or after claiming it). */
   nudge(transactionId: string, handOver?: HandOver): NudgeResult;
+  /** The saga's end if it is running here: the finished saga, or undefined if it did not end here. */
+  whenEnded(transactionId: string): Promise<SagaRecord | undefined> | undefined;
   /** One recovery round: claims pending sagas whose lease is free; returns how many it started. */
   pollOnce(): Promise<number>;
   isStopping(): boolean;
@@ -147,15 +149,8 @@ export function createWorker(options: WorkerOptions): Worker {
   });
   const clientOf = (baseUrl: string) => createServiceClient({ baseUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs, connections: concurrency });
   const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
-  const api = options.apiUrl ? createServiceClient({ baseUrl: options.apiUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs }) : undefined;
-  /** Fire and forget: if the word is lost, pollers still see the end within the API's freshness bound. */
-  const announceFinished = (saga: SagaRecord) => {
-    api
-      ?.post(`/internal/sagas/${saga.transactionId}/finished`, { accountId: saga.accountId, status: saga.status, updatedAt: saga.updatedAt })
-      .catch((error: unknown) => log.debug({ err: error, transactionId: saga.transactionId }, 'could not tell the API a saga ended'));
-  };
-
-  const running = new Map<string, Promise<void>>();
+  /** Each running saga's task: it resolves with the finished saga, or undefined if it did not end here. */
+  const running = new Map<string, Promise<SagaRecord | undefined>>();
   const backlog = new Map<string, HandOver | undefined>();
   const counters = { claimed: 0, succeeded: 0, rolledBack: 0, handedOff: 0, leaseLost: 0 };
   let started = false;
@@ -193,11 +188,14 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const saga = handOver ? handOver.saga : await store.claimSaga(transactionId, workerId, leaseMs);
-      if (!saga) return;
+      if (!saga) return undefined;
       counters.claimed++;
-      await driveSaga(saga, handOver ? handOver.leaseToken : workerId);
+      return driveSaga(saga, handOver ? handOver.leaseToken : workerId);
     })()
-      .catch((error: unknown) => log.error({ err: error, transactionId }, 'saga run failed; it will be replayed once its lease lapses'))
+      .catch((error: unknown) => {
+        log.error({ err: error, transactionId }, 'saga run failed; it will be replayed once its lease lapses');
+        return undefined;
+      })
       .finally(() => {
         running.delete(transactionId);
         drainBacklog();
@@ -219,7 +217,7 @@ export function createWorker(options: WorkerOptions): Worker {
    * from the start and takes the same path. The final write is conditioned on `owner` (this
    * worker's id, or the hand-over token) still holding the lease.
    */
-  async function driveSaga(claimed: SagaRecord, owner: string): Promise<void> {
+  async function driveSaga(claimed: SagaRecord, owner: string): Promise<SagaRecord | undefined> {
     let saga = claimed;
     try {
       for (;;) {
@@ -231,11 +229,11 @@ export function createWorker(options: WorkerOptions): Worker {
         await pause(stepDelayMs);
         const transition = nextStep(saga.kind, saga.step, result.outcome);
         if (transition.kind === 'finish') {
-          announceFinished(await store.finishSaga(saga, owner, transition.status));
+          const finished = await store.finishSaga(saga, owner, transition.status);
           if (transition.status === 'status#success') counters.succeeded++;
           else counters.rolledBack++;
           log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
-          return;
+          return finished;
         }
         if (transition.kind === 'retry') continue; // performStep retries compensations itself
         if (isCompensation(transition.step)) {
@@ -250,12 +248,12 @@ export function createWorker(options: WorkerOptions): Worker {
         counters.handedOff++;
         log.info({ transactionId: saga.transactionId, step: saga.step, reason: error.message }, 'saga handed off');
         await store.releaseLease(saga.transactionId, owner).catch(() => false);
-        return;
+        return undefined;
       }
       if (error instanceof LeaseLostError) {
         counters.leaseLost++;
         log.warn({ transactionId: saga.transactionId, reason: error.message }, 'saga lease lost; another worker has it');
-        return;
+        return undefined;
       }
       throw error;
     }
@@ -363,7 +361,7 @@ export function createWorker(options: WorkerOptions): Worker {
         const ended = await Promise.race([inFlight.then(() => 'done' as const), graceOver]);
         clearTimeout(graceTimer);
         if (ended === 'timeout') log.warn({ running: running.size }, 'sagas still in flight at shutdown; their leases will expire');
-        await Promise.allSettled([services.balance.close(), services.count.close(), api?.close()]);
+        await Promise.allSettled([services.balance.close(), services.count.close()]);
         if (!options.dynamo) dynamo.destroy();
         log.info(counters, 'saga worker stopped');
       })();
@@ -380,6 +378,7 @@ export function createWorker(options: WorkerOptions): Worker {
       launch(transactionId, handOver);
       return 'started';
     },
+    whenEnded: (transactionId) => running.get(transactionId),
     pollOnce,
     isStopping: () => stopping,
     stats: () => ({ workerId, running: running.size, backlog: backlog.size, ...counters }),
@@ -387,10 +386,21 @@ export function createWorker(options: WorkerOptions): Worker {
 }
 
 const NudgeParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
-const NudgeReply = Type.Object({ transactionId: Type.String(), result: Type.String() });
+const NudgeReply = Type.Object({
+  transactionId: Type.String(),
+  result: Type.String(),
+  /** Present when the saga ended here while the nudge was held. */
+  status: Type.Optional(Type.String()),
+  updatedAt: Type.Optional(Type.String()),
+});
 
-/** POST /sagas/{id}/nudge (internal, service token required): run this new saga now. */
-export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: string): void {
+/**
+ * POST /sagas/{id}/nudge (internal, service token required): run this new saga now. The
+ * reply waits, up to `holdMs`, for the saga to end here, and then carries its final status:
+ * that is how the API learns of the end without another request. A saga queued behind
+ * busy slots, or still running when the hold is over, is answered without a status.
+ */
+export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: string, holdMs = DEFAULT_NUDGE_HOLD_MS): void {
   app.register(async (scope) => {
     scope.addHook('onRequest', requireServiceToken(serviceToken));
     scope.post(
@@ -404,11 +414,25 @@ export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: str
           if (body.saga.transactionId !== transactionId) throw badRequest('the handed-over saga is not the one in the path');
           handOver = { leaseToken: body.leaseToken, saga: body.saga };
         }
-        return reply.status(202).send({ transactionId, result: worker.nudge(transactionId, handOver) });
+        const result = worker.nudge(transactionId, handOver);
+        const ended = result === 'started' || result === 'running' ? await endWithin(worker.whenEnded(transactionId), holdMs) : undefined;
+        return reply.status(202).send({ transactionId, result, ...(ended ? { status: ended.status, updatedAt: ended.updatedAt } : {}) });
       },
     );
   });
   app.get('/worker/stats', async () => worker.stats());
+}
+
+/** The saga's end, or undefined once `holdMs` has passed. */
+async function endWithin(ended: Promise<SagaRecord | undefined> | undefined, holdMs: number): Promise<SagaRecord | undefined> {
+  if (!ended) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), holdMs)));
+  try {
+    return await Promise.race([ended, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface WorkerAppOptions extends Omit<WorkerOptions, 'logger'> {
