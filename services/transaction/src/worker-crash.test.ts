@@ -136,9 +136,11 @@ describe('worker-main as a process, stopped mid-saga', () => {
     const code = await first.exited;
     expect(code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
-    // Each saga was handed back at a step boundary: still pending, and nobody holds it.
+    // Each saga recorded the step whose call had completed, and nobody holds it.
     for (const saga of await Promise.all(ids.map((id) => store.getSaga(id)))) {
       expect(saga?.status).toBe('status#pending');
+      expect(saga?.step).toBe('withdraw_balance');
+      expect(saga?.withdrawalCount).toBe(1);
       expect(saga?.leaseOwner).toBeUndefined();
     }
 

@@ -193,7 +193,7 @@ export function createWorker(options: WorkerOptions): Worker {
       return driveSaga(saga, handOver ? handOver.leaseToken : workerId);
     })()
       .catch((error: unknown) => {
-        log.error({ err: error, transactionId }, 'saga run failed; it will be replayed once its lease lapses');
+        log.error({ err: error, transactionId }, 'saga run failed; it will be resumed from its recorded step');
         return undefined;
       })
       .finally(() => {
@@ -212,10 +212,8 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   /**
-   * Runs the saga from its first step to its end. Nothing is written between steps: every
-   * step is idempotent on the transaction id, so a saga resumed after a crash is replayed
-   * from the start and takes the same path. The final write is conditioned on `owner` (this
-   * worker's id, or the hand-over token) still holding the lease.
+   * Runs the saga from its recorded step to its end, recording each step as it goes. Every
+   * write is conditioned on `owner` (this worker's id, or the hand-over token) holding the lease.
    */
   async function driveSaga(claimed: SagaRecord, owner: string): Promise<SagaRecord | undefined> {
     let saga = claimed;
@@ -239,9 +237,7 @@ export function createWorker(options: WorkerOptions): Worker {
         if (isCompensation(transition.step)) {
           log.debug({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
         }
-        // Progress is kept in memory only: a saga resumed elsewhere is replayed from its first
-        // step, and the services answer each replayed step from their ledgers.
-        saga = { ...saga, step: transition.step, ...(result.withdrawalCount !== undefined ? { withdrawalCount: result.withdrawalCount } : {}) };
+        saga = await store.recordStep(saga, owner, transition.step, leaseMs, result.withdrawalCount);
       }
     } catch (error) {
       if (error instanceof HandOffError) {

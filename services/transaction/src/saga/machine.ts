@@ -1,7 +1,7 @@
 /**
  * The saga as a pure state machine: which step runs first, which runs after a step
  * succeeded or failed, and which HTTP call a step is. No I/O here; the worker performs the
- * calls, and the store keeps only where a saga starts and how it ended.
+ * calls and the store records the progress.
  */
 
 export type SagaKind = 'deposit' | 'withdraw';

@@ -20,10 +20,7 @@ export interface SagaRecord {
   /** Fee period (month in Asia/Tokyo) fixed when the saga was created. */
   period: string;
   status: SagaStatus;
-  /**
-   * For a pending saga, its first step (progress is not written: a resumed saga is replayed
-   * from the start); for a finished saga, the last step run.
-   */
+  /** The step to run next (or running now); for a finished saga, the last one run. */
   step: SagaStep;
   withdrawalCount?: number;
   /** How many leases have been granted on this saga (a hand-over at creation, then claims). */
@@ -87,8 +84,8 @@ export type SagaStore = ReturnType<typeof createSagaStore>;
 
 /**
  * The DynamoDB repository of sagas. Creating a saga and ending it are one transaction each
- * (they take and release the account lock); leases are single conditional updates. Step
- * progress is not stored (see SagaRecord.step). Methods return null for "not there" and throw LeaseLostError when a
+ * (they take and release the account lock); step progress and leases are single
+ * conditional updates. Methods return null for "not there" and throw LeaseLostError when a
  * worker no longer owns the saga it is writing.
  */
 export function createSagaStore(options: SagaStoreOptions) {
@@ -234,6 +231,50 @@ export function createSagaStore(options: SagaStoreOptions) {
   }
 
   /**
+   * Records that `saga.step` is done and `to` runs next (with the withdrawal count once
+   * known), extending the lease in the same write.
+   */
+  async function recordStep(saga: SagaRecord, owner: string, to: SagaStep, leaseMs: number, withdrawalCount?: number): Promise<SagaRecord> {
+    const moment = now();
+    const updatedAt = moment.toISOString();
+    const leaseUntil = moment.getTime() + leaseMs;
+    const values: Record<string, unknown> = {
+      ':me': owner,
+      ':from': saga.step,
+      ':to': to,
+      ':updatedAt': updatedAt,
+      ':until': leaseUntil,
+      ':pending': 'status#pending',
+    };
+    let update = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
+    if (withdrawalCount !== undefined) {
+      update += ', withdrawalCount = :count';
+      values[':count'] = withdrawalCount;
+    }
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(saga.transactionId),
+          UpdateExpression: update,
+          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :from',
+          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // An SDK retry of a write that did land looks like this too: check before giving up.
+      const current = await getSaga(saga.transactionId);
+      if (!(current && current.status === 'status#pending' && current.leaseOwner === owner && current.step === to)) {
+        throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
+      }
+      return current;
+    }
+    return { ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) };
+  }
+
+  /**
    * Ends the saga and releases the account lock in one transaction. Returns the finished
    * saga; throws LeaseLostError when another worker owns it or it ended differently.
    */
@@ -242,17 +283,10 @@ export function createSagaStore(options: SagaStoreOptions) {
     const endSaga = {
       TableName,
       Key: sagaKey(saga.transactionId),
-      UpdateExpression: `SET #status = :final, #step = :step, updatedAt = :updatedAt${saga.withdrawalCount !== undefined ? ', withdrawalCount = :count' : ''} REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil`,
+      UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
       ConditionExpression: '#status = :pending AND leaseOwner = :me',
-      ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-      ExpressionAttributeValues: {
-        ':final': status,
-        ':step': saga.step,
-        ':updatedAt': updatedAt,
-        ':pending': 'status#pending',
-        ':me': owner,
-        ...(saga.withdrawalCount !== undefined ? { ':count': saga.withdrawalCount } : {}),
-      },
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner },
     };
     const releaseAccountLock = {
       TableName,
@@ -345,7 +379,7 @@ export function createSagaStore(options: SagaStoreOptions) {
     return found;
   }
 
-  return { createSaga, getSaga, claimSaga, renewLease, finishSaga, releaseLease, listClaimableSagas };
+  return { createSaga, getSaga, claimSaga, renewLease, recordStep, finishSaga, releaseLease, listClaimableSagas };
 }
 
 export class CorruptSagaError extends Error {
