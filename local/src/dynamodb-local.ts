@@ -35,7 +35,7 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
     'java',
     // C1-only JIT and the serial collector: full speed within seconds instead of after a
     // minute of C2 compiling, and no GC threads fighting the services for a laptop's cores.
-    ['-Xmx1g', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(options.port), '-sharedDb', ...storage],
+    ['-Xmx1g', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(options.port), '-sharedDb', '-disableTelemetry', ...storage],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = options.log ?? (() => {});
