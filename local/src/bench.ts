@@ -17,6 +17,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
 import { freePort } from './ports.ts';
+import { cpuByRole, cpuSince } from './process-cpu.ts';
 import { TOKYO } from './regions.ts';
 import { startLocalSystem } from './system.ts';
 
@@ -79,15 +80,19 @@ async function measureSagas(host: string, users: number) {
   runner.start();
   await sleep(WARM_UP_MS); // connections, JIT, caches
   runner.resetStats();
+  const cpuBefore = cpuByRole(process.pid, 'load client');
   await sleep(durationMs);
   const stats = runner.stats();
+  const cpuAfter = cpuByRole(process.pid, 'load client');
   await runner.close();
   const seconds = (stats.time - stats.startTime) / 1000;
+  const perSaga = (ms: number) => (stats.completedSagas === 0 ? 0 : ms / stats.completedSagas);
   return {
     sagasPerSecond: stats.completedSagas / seconds,
     latency: stats.sagaLatency,
     failRatio: stats.failRatio,
-    requestsPerSaga: stats.completedSagas === 0 ? 0 : stats.aggregated.requests / stats.completedSagas,
+    requestsPerSaga: perSaga(stats.aggregated.requests),
+    cpuPerSaga: cpuBefore && cpuAfter ? cpuSince(cpuBefore, cpuAfter).map(({ role, ms }) => ({ role, ms: perSaga(ms) })) : [],
   };
 }
 
@@ -127,6 +132,7 @@ async function measureCeiling(endpoint: string, concurrency: number): Promise<nu
 
 await withSystem(async (host, dynamodb) => {
   const rows: string[] = [];
+  const cpuRows: string[] = [];
   for (const users of userCounts) {
     console.log(`\n${users} users for ${durationMs / 1000} s, polling every ${pollIntervalMs} ms ...`);
     const sagas = await measureSagas(host, users);
@@ -135,6 +141,10 @@ await withSystem(async (host, dynamodb) => {
     const sagaCeiling = ceiling / TRANSACT_WRITES_PER_SAGA;
     const share = sagas.sagasPerSecond / sagaCeiling;
     const { p50Ms, p99Ms } = sagas.latency;
+    const cpuTotal = sagas.cpuPerSaga.reduce((sum, { ms }) => sum + ms, 0);
+    if (cpuTotal > 0) {
+      cpuRows.push(`${String(users).padStart(5)}  ${cpuTotal.toFixed(1)} ms = ${sagas.cpuPerSaga.map(({ role, ms }) => `${role} ${ms.toFixed(1)}`).join(' + ')}`);
+    }
     rows.push(
       [
         String(users).padStart(5),
@@ -153,4 +163,8 @@ await withSystem(async (host, dynamodb) => {
   console.log(`\nsaga = POST → terminal status; ceiling = 3-item TransactWriteItems/s on the same DynamoDB; ${TRANSACT_WRITES_PER_SAGA} transact writes per saga`);
   console.log('users  sagas/s p50(ms) p99(ms)  fail%  req/saga ceiling/s  sagas-max  ratio  targets');
   for (const row of rows) console.log(row);
+  if (cpuRows.length > 0) {
+    console.log('\nCPU per saga, by process (this machine\'s processes that the bench started, and the bench itself):');
+    for (const row of cpuRows) console.log(row);
+  }
 });

@@ -1,0 +1,62 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** CPU time (ms) used so far by this process and every process it started, by role. */
+export type CpuByRole = Map<string, number>;
+
+/** Clock ticks per second of /proc/<pid>/stat on Linux (USER_HZ, 100 on every common kernel). */
+const TICKS_PER_SECOND = 100;
+
+/** What a process is, from its command line: the service it runs, or the server it is. */
+export function roleOf(commandLine: string): string {
+  const service = /services\/(\w+)\/src\/([\w-]+)\.ts/.exec(commandLine);
+  if (service) return service[2] === 'worker-main' ? 'transaction-worker' : service[1]!;
+  if (commandLine.includes('endpoints-main')) return 'endpoints';
+  if (commandLine.includes('DynamoDBLocal.jar')) return 'dynamodb-local';
+  if (/(^|\/)postgres\b/.test(commandLine) || commandLine.startsWith('postgres:')) return 'postgres';
+  return 'other';
+}
+
+/**
+ * Reads /proc: the CPU time of `rootPid` (named `rootRole`) and of all its descendants,
+ * summed by role. Returns null where there is no /proc (macOS, Windows).
+ */
+export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+  } catch {
+    return null;
+  }
+  const processes = new Map<number, { parent: number; ticks: number; commandLine: string }>();
+  for (const pid of pids) {
+    try {
+      // The command name in parentheses may hold spaces: the fields after it are split safely.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      processes.set(pid, { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), commandLine });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let current = processes.get(pid)?.parent; current !== undefined && current > 1; current = processes.get(current)?.parent) {
+      if (current === rootPid) return true;
+    }
+    return false;
+  };
+  const byRole: CpuByRole = new Map();
+  for (const [pid, { ticks, commandLine }] of processes) {
+    if (pid !== rootPid && !isDescendant(pid)) continue;
+    const role = pid === rootPid ? rootRole : roleOf(commandLine);
+    byRole.set(role, (byRole.get(role) ?? 0) + (ticks * 1000) / TICKS_PER_SECOND);
+  }
+  return byRole;
+}
+
+/** CPU used by each role between two readings, largest first. */
+export function cpuSince(before: CpuByRole, after: CpuByRole): Array<{ role: string; ms: number }> {
+  return [...after]
+    .map(([role, ms]) => ({ role, ms: ms - (before.get(role) ?? 0) }))
+    .filter((entry) => entry.ms > 0)
+    .sort((a, b) => b.ms - a.ms);
+}
