@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@fastify/type-provider-typebox';
 import {
   accountIdOf,
   badRequest,
@@ -11,7 +11,6 @@ import {
   notFound,
   Quantity,
   serviceUnavailable,
-  requireServiceToken,
   tooManyRequests,
   type App,
   type ServiceOptions,

@@ -20,9 +20,9 @@ export const DEFAULT_STATUS_HOLD_MS = 500;
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
  * do not each cost a DynamoDB read. A terminal status never changes, so it is kept; a
- * pending one is trusted for `pendingFreshMs` after it was read. The worker tells the API
- * when a saga ends (`finished`), so a poll sees the end at once; if that word is lost, or
- * went to another API instance, the poll sees it within `pendingFreshMs`.
+ * pending one is trusted for `pendingFreshMs` after it was read. The worker's reply to the
+ * nudge tells the API when a saga ends, so a poll sees the end at once; if that word is
+ * lost, or went to another API instance, the poll sees it within `pendingFreshMs`.
  */
 export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries?: number; now?: () => number } = {}) {
   const pendingFreshMs = options.pendingFreshMs ?? DEFAULT_PENDING_FRESH_MS;
