@@ -33,12 +33,14 @@ export function envInt(name: string, fallback?: number, env: Env = process.env):
   return value;
 }
 
-export function envBool(name: string, fallback: boolean, env: Env = process.env): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`environment variable ${name} must be true or false, got "${raw}"`);
+/** Where a service listens: PORT (its own default) and HOST (loopback unless told). */
+export interface ListenSettings {
+  port: number;
+  host: string;
+}
+
+export function listenSettings(defaultPort: number, env: Env = process.env): ListenSettings {
+  return { port: envInt('PORT', defaultPort, env), host: envString('HOST', '127.0.0.1', env) };
 }
 
 /**

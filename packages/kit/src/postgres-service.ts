@@ -1,4 +1,4 @@
-import { databaseUrlFor, envInt, envString } from './config.ts';
+import { databaseUrlFor, envString, listenSettings } from './config.ts';
 import { createService, runService, type App } from './http.ts';
 import { createPool, type Pool } from './postgres.ts';
 
@@ -36,5 +36,5 @@ export async function runPostgresService(entry: PostgresServiceEntry, argv = pro
     return;
   }
   const app = entry.build({ databaseUrl, serviceToken: envString('SERVICE_TOKEN') });
-  await runService(app, { port: envInt('PORT', entry.defaultPort), host: envString('HOST', '127.0.0.1') });
+  await runService(app, listenSettings(entry.defaultPort));
 }

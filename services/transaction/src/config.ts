@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, envInt, envOptional, envString } from '@corebank/kit';
+import { ConfigError, envInt, envOptional, envString, listenSettings, type ListenSettings } from '@corebank/kit';
 import { DEFAULT_MAIN_TABLE, DEFAULT_REGION, defaultParamTable } from './store/tables.ts';
 import { DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
 import { DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS } from './status-board.ts';
@@ -27,15 +27,6 @@ export function loadDynamoSettings(env: Env = process.env): DynamoSettings {
   };
 }
 
-export interface ListenSettings {
-  port: number;
-  host: string;
-}
-
-function loadListen(env: Env, defaultPort: number): ListenSettings {
-  return { port: envInt('PORT', defaultPort, env), host: envString('HOST', '127.0.0.1', env) };
-}
-
 export interface ApiEnvConfig extends DynamoSettings, ListenSettings {
   stopFlagTtlMs: number;
   statusFreshMs: number;
@@ -55,7 +46,7 @@ export function loadApiConfig(env: Env = process.env): ApiEnvConfig {
   if (workerUrl && !serviceToken) throw new ConfigError('missing required environment variable SERVICE_TOKEN (needed with WORKER_URL)');
   return {
     ...loadDynamoSettings(env),
-    ...loadListen(env, DEFAULT_API_PORT),
+    ...listenSettings(DEFAULT_API_PORT, env),
     stopFlagTtlMs: positive('STOP_FLAG_TTL_MS', envInt('STOP_FLAG_TTL_MS', DEFAULT_STOP_FLAG_TTL_MS, env), DEFAULT_STOP_FLAG_TTL_MS),
     statusFreshMs: nonNegative('STATUS_FRESH_MS', envInt('STATUS_FRESH_MS', DEFAULT_PENDING_FRESH_MS, env)),
     statusHoldMs: nonNegative('STATUS_HOLD_MS', envInt('STATUS_HOLD_MS', DEFAULT_STATUS_HOLD_MS, env)),
@@ -93,7 +84,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerEnvConfig {
   }
   return {
     ...loadDynamoSettings(env),
-    ...loadListen(env, DEFAULT_WORKER_PORT),
+    ...listenSettings(DEFAULT_WORKER_PORT, env),
     balanceUrl: envString('BALANCE_URL', undefined, env),
     countUrl: envString('COUNT_URL', undefined, env),
     serviceToken: envString('SERVICE_TOKEN', undefined, env),
