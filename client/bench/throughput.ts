@@ -8,6 +8,7 @@
  * misses the target (a busy shared machine lowers the wall-clock figure, not the capacity).
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -33,11 +34,11 @@ try {
   // pollIntervalMs 0: every user issues its next request as soon as the previous one answers.
   const runner = createLoadRunner({ host, pollIntervalMs: 0, timeoutMs: 3_000 });
   runner.start({ users, spawnRate: users * 100 });
-  await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+  await sleep(WARM_UP_MS);
   const before = runner.stats().aggregated;
   const startedAt = performance.now();
   const cpuBefore = process.cpuUsage();
-  await new Promise((resolve) => setTimeout(resolve, measureMs));
+  await sleep(measureMs);
   const after = runner.stats();
   const cpu = process.cpuUsage(cpuBefore);
   const elapsedS = (performance.now() - startedAt) / 1000;

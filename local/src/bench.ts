@@ -8,6 +8,7 @@
  * Without --host it starts a fresh local system (temporary data, free ports) and stops it.
  */
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,8 +59,6 @@ if (userCounts.some((n) => !Number.isInteger(n) || n < 1) || !(durationMs > 0) |
   console.error('bench: --users takes positive integers (10,32), --duration and --poll-ms positive numbers');
   process.exit(2);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T>): Promise<T> {
   if (values.host) {

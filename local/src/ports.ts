@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Asks the OS for a free loopback port (tests use this so that parallel runs never clash). */
 export function freePort(): Promise<number> {
@@ -24,7 +25,7 @@ export async function waitFor(what: string, check: () => Promise<unknown>, timeo
     } catch (error) {
       lastError = error;
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }

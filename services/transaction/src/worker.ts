@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import {
@@ -158,19 +159,13 @@ export function createWorker(options: WorkerOptions): Worker {
   let pollTimer: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
 
+  /** Aborted when the worker starts stopping, which cuts every pause short. */
+  const stopSignal = new AbortController();
   /** Sleeps, but wakes at once when the worker starts stopping. */
-  const sleepers = new Set<() => void>();
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (ms <= 0 || stopping) return resolve();
-      const wake = () => {
-        clearTimeout(timer);
-        sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      sleepers.add(wake);
-    });
+  const pause = async (ms: number) => {
+    if (ms <= 0 || stopping) return;
+    await sleep(ms, undefined, { signal: stopSignal.signal }).catch(() => {});
+  };
 
   async function isRegionClosed(): Promise<boolean> {
     try {
@@ -350,7 +345,7 @@ export function createWorker(options: WorkerOptions): Worker {
         stopping = true;
         clearTimeout(pollTimer);
         backlog.clear();
-        for (const wake of [...sleepers]) wake();
+        stopSignal.abort();
         const inFlight = Promise.allSettled([...running.values()]);
         let graceTimer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'timeout'>((resolve) => (graceTimer = setTimeout(() => resolve('timeout'), shutdownGraceMs)));

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -438,4 +439,3 @@ export function unmarshalledItem(item: Record<string, unknown>): Record<string, 
   return plain;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

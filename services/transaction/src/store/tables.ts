@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -87,7 +88,7 @@ async function ensureTable(client: DynamoDBClient, definition: CreateTableComman
       if (!(error instanceof ResourceNotFoundException)) throw error;
     }
     if (Date.now() > deadline) throw new Error(`table ${name} did not become ACTIVE within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }
 
