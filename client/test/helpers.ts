@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { waitFor } from '../../local/src/ports.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -10,18 +11,13 @@ export async function curl(args: string[]): Promise<{ status: number; body: stri
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
 }
 
-/** Polls `check` until it returns a truthy value, or fails with `what` after the deadline. */
+/** Polls `check` until it returns a truthy value (the shared waitFor), and returns that value. */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
+  let found: T | undefined;
+  await waitFor(what, async () => {
+    const value = await check();
+    if (!value) throw new Error(`not yet: ${String(value)}`);
+    found = value;
+  }, timeoutMs);
+  return found as T;
 }
