@@ -210,16 +210,17 @@ async function startRegion(
   } as const;
 
   const launch = async (service: keyof typeof envOf, extraEnv: Record<string, string> = {}) => {
+    const logFile = join(context.logDir, `${region.name}-${service}.log`);
     const child = startServiceProcess({
       name: `${region.name}/${service}`,
       script: SERVICE_SCRIPTS[service],
       env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], ...extraEnv },
-      logFile: join(context.logDir, `${region.name}-${service}.log`),
+      logFile,
     });
     const health = `${url(region.ports[service])}/health`;
     await waitFor(`${region.label} ${service} (${health})`, async () => {
       if (await Promise.race([child.exited, Promise.resolve(undefined)]) !== undefined) {
-        throw new Error(`${service} exited; see ${join(context.logDir, `${region.name}-${service}.log`)}`);
+        throw new Error(`${service} exited; see ${logFile}`);
       }
       await fetchOk(health);
     }, 60_000);
