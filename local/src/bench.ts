@@ -10,17 +10,13 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
-import { freePort } from './ports.ts';
 import { cpuByRole, cpuSince } from './process-cpu.ts';
 import { TOKYO } from './regions.ts';
-import { startLocalSystem } from './system.ts';
+import { startScratchSystem } from './scratch-system.ts';
 
 /** The saga store's transactional writes per saga: one to create it, one to end it. */
 const TRANSACT_WRITES_PER_SAGA = 2;
@@ -65,24 +61,12 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
     if (!values.dynamodb) throw new Error('--host needs --dynamodb (the endpoint that system uses) to measure the ceiling');
     return work(values.host, values.dynamodb);
   }
-  const dataDir = mkdtempSync(join(tmpdir(), 'corebank-bench-'));
-  chmodSync(dataDir, 0o755);
   console.log('starting a fresh local system ...');
-  const system = await startLocalSystem({
-    dataDir,
-    regions: [{ ...TOKYO, endpointPort: await freePort(), ports: { balance: await freePort(), count: await freePort(), transaction: await freePort(), worker: await freePort() } }],
-    globalPort: await freePort(),
-    postgresPort: await freePort(),
-    dynamodbPort: await freePort(),
-    loadUiPort: null,
-    dynamodbInMemory: true,
-    serviceEnv: { LOG_LEVEL: 'warn' },
-  });
+  const system = await startScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-' });
   try {
     return await work(system.globalEndpoint, system.dynamodbEndpoint);
   } finally {
     await system.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -5,19 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodOf } from '@corebank/transaction';
 import { REPO_ROOT } from '../../local/src/processes.ts';
 import { waitFor } from '../../local/src/ports.ts';
-import { startTestSystem } from './local-system.ts';
+import { startScratchSystem } from '../../local/src/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
 const run = promisify(execFile);
 // Short enough to keep the test quick; the 15 s bound below still holds at the default 10 s.
 const STOP_FLAG_TTL_MS = 2000;
 
-let system: Awaited<ReturnType<typeof startTestSystem>>;
+let system: Awaited<ReturnType<typeof startScratchSystem>>;
 let api: ReturnType<typeof apiClient>;
 const newAccount = () => `e2e${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 
 beforeAll(async () => {
-  system = await startTestSystem({ STOP_FLAG_TTL_MS: String(STOP_FLAG_TTL_MS) });
+  system = await startScratchSystem({ serviceEnv: { STOP_FLAG_TTL_MS: String(STOP_FLAG_TTL_MS) }, tmpPrefix: 'corebank-e2e-' });
   api = apiClient(system.globalEndpoint);
 }, 180_000);
 afterAll(() => system?.stop(), 60_000);

@@ -4,7 +4,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients, periodOf } from '@corebank/transaction';
 import { waitFor } from '../../local/src/ports.ts';
 import { MAIN_TABLE, TOKYO } from '../../local/src/regions.ts';
-import { startTestSystem } from './local-system.ts';
+import { startScratchSystem } from '../../local/src/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
 // A pause between saga steps (test-only), so that a SIGKILL lands in the middle of sagas.
@@ -14,13 +14,13 @@ const DEPOSIT = 1000;
 const WITHDRAWAL = 300;
 const OVERDRAFT = 5000;
 
-let system: Awaited<ReturnType<typeof startTestSystem>>;
+let system: Awaited<ReturnType<typeof startScratchSystem>>;
 let api: ReturnType<typeof apiClient>;
 let dynamo: ReturnType<typeof createDynamoClients>;
 
 beforeAll(async () => {
   // A dead worker's sagas wait for its leases to lapse: keep them short (3 x the step timeout).
-  system = await startTestSystem({ SAGA_STEP_DELAY_MS: STEP_DELAY_MS, WORKER_POLL_MS: '200', WORKER_LEASE_MS: '9000' });
+  system = await startScratchSystem({ serviceEnv: { SAGA_STEP_DELAY_MS: STEP_DELAY_MS, WORKER_POLL_MS: '200', WORKER_LEASE_MS: '9000' }, tmpPrefix: 'corebank-e2e-' });
   api = apiClient(system.globalEndpoint);
   dynamo = createDynamoClients({ region: TOKYO.name, endpoint: system.dynamodbEndpoint });
 }, 180_000);
