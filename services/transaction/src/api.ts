@@ -16,12 +16,9 @@ import {
   type ServiceOptions,
 } from '@corebank/kit';
 import type { FinalStatus, SagaKind } from './saga/machine.ts';
-import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
-import { createSagaStore, type SagaRecord, type SagaStore } from './store/saga-store.ts';
-import { getStopFlag } from './store/tables.ts';
+import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
+import type { SagaRecord, SagaStore } from './store/saga-store.ts';
 import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
-import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
-import type { DynamoSettings } from './config.ts';
 import { UUID_PATTERN } from './schemas.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -40,8 +37,7 @@ const NUDGE_CONNECTIONS = 256;
  */
 export const HAND_OVER_LEASE_MS = 10_000;
 
-export interface TransactionApiOptions extends DynamoSettings {
-  stopFlagTtlMs?: number;
+export interface TransactionApiOptions extends RegionStoresOptions {
   /** How long a pending status read from the table is answered again from memory (see status-board.ts). */
   statusFreshMs?: number;
   /** How long GET holds a poll of a pending saga open, answering at once if it ends meanwhile. */
@@ -50,8 +46,6 @@ export interface TransactionApiOptions extends DynamoSettings {
   workerUrl?: string;
   serviceToken?: string;
   logger?: ServiceOptions['logger'];
-  /** Share clients with the caller (they are then not destroyed on close). */
-  dynamo?: DynamoClients;
 }
 
 const TransactionRequest = Type.Object({ quantity: Quantity }, { additionalProperties: false });
@@ -68,8 +62,7 @@ const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UU
  * "true" (503), idempotent on the Idempotency-Key header.
  */
 export function buildTransactionApi(options: TransactionApiOptions): App {
-  const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-  const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
+  const { store, stopFlag, close: closeStores } = openRegionStores(options);
   const statusFreshMs = options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS;
   const statusBoard = createStatusBoard({ pendingFreshMs: statusFreshMs });
   const statusHoldMs = options.statusHoldMs ?? DEFAULT_STATUS_HOLD_MS;
@@ -82,10 +75,6 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     if (saga) statusBoard.remember(transactionId, saga);
     return saga;
   }
-  const stopFlag = createStopFlagCache({
-    read: () => getStopFlag(dynamo.doc, options.paramTable),
-    ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
-  });
   const app = createService({ name: 'transaction', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   const nudgeWorker = createWorkerNudger(options, store, app.log, (saga, ended) =>
     statusBoard.remember(saga.transactionId, { accountId: saga.accountId, ...ended }),
@@ -93,7 +82,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
 
   app.addHook('onClose', async () => {
     await nudgeWorker.close();
-    if (!options.dynamo) dynamo.destroy();
+    closeStores();
   });
 
   async function requireOpenRegion() {

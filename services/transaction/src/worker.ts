@@ -14,17 +14,14 @@ import {
   type ServiceOptions,
 } from '@corebank/kit';
 import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetService } from './saga/machine.ts';
-import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
-import { createSagaStore, LeaseLostError, type SagaRecord } from './store/saga-store.ts';
-import { getStopFlag } from './store/tables.ts';
-import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
+import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
+import { LeaseLostError, type SagaRecord } from './store/saga-store.ts';
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_STEP_TIMEOUT_MS,
   DEFAULT_WORKER_CONCURRENCY,
   DEFAULT_WORKER_POLL_MS,
   defaultWorkerId,
-  type DynamoSettings,
 } from './config.ts';
 import { NudgeBody, UUID_PATTERN } from './schemas.ts';
 
@@ -42,7 +39,7 @@ export const DEFAULT_NUDGE_HOLD_MS = 5_000;
 /** Sagas nudged while every slot is busy wait here (beyond it, polling finds them). */
 const MAX_BACKLOG = 10_000;
 
-export interface WorkerOptions extends DynamoSettings {
+export interface WorkerOptions extends RegionStoresOptions {
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
@@ -54,12 +51,9 @@ export interface WorkerOptions extends DynamoSettings {
   stepTimeoutMs?: number;
   /** Test-only: sleep after each step's call, before recording its outcome. */
   stepDelayMs?: number;
-  stopFlagTtlMs?: number;
   maxTransientAttempts?: number;
   shutdownGraceMs?: number;
   logger?: FastifyBaseLogger;
-  /** Share DynamoDB clients with the caller (they are then not destroyed on stop). */
-  dynamo?: DynamoClients;
 }
 
 export interface WorkerStats {
@@ -142,12 +136,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const log = (options.logger ?? silentLogger).child({ workerId });
 
-  const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-  const store = createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable });
-  const stopFlag = createStopFlagCache({
-    read: () => getStopFlag(dynamo.doc, options.paramTable),
-    ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
-  });
+  const { store, stopFlag, close: closeStores } = openRegionStores(options);
   const clientOf = (baseUrl: string) => createServiceClient({ baseUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs, connections: concurrency });
   const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
   /** Each running saga's task: it resolves with the finished saga, or undefined if it did not end here. */
@@ -353,7 +342,7 @@ export function createWorker(options: WorkerOptions): Worker {
         clearTimeout(graceTimer);
         if (ended === 'timeout') log.warn({ running: running.size }, 'sagas still in flight at shutdown; their leases will expire');
         await Promise.allSettled([services.balance.close(), services.count.close()]);
-        if (!options.dynamo) dynamo.destroy();
+        closeStores();
         log.info(counters, 'saga worker stopped');
       })();
       return stopped;
