@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
@@ -35,6 +36,18 @@ function targetsMet(users: number, p50Ms: number, p99Ms: number, share: number):
   }
   if (users === SHARE_TARGET_USERS) verdicts.push(`${share >= TARGET_THROUGHPUT_SHARE ? 'ok' : 'LOW'} share≥${TARGET_THROUGHPUT_SHARE}`);
   return verdicts.join('  ') || '-';
+}
+
+/**
+ * When every core is busy, latency is queueing: users ÷ throughput. So the p50 target at
+ * 10 users needs a throughput, and that throughput a CPU cost per saga on this machine.
+ */
+function latencyBudget(cpuPerSagaMs: number): string {
+  const sagasPerSecond = LATENCY_TARGET_USERS / (TARGET_P50_MS / 1000);
+  const cores = availableParallelism();
+  const budgetMs = (cores * 1000) / sagasPerSecond;
+  return `p50 ≤ ${TARGET_P50_MS} ms at ${LATENCY_TARGET_USERS} users needs ≥ ${sagasPerSecond} sagas/s when the CPU is the limit: ` +
+    `at most ${budgetMs.toFixed(1)} ms of CPU per saga on this machine's ${cores} cores; this run used ${cpuPerSagaMs.toFixed(1)} ms.`;
 }
 
 const { values } = parseArgs({
@@ -128,6 +141,7 @@ async function measureCeiling(endpoint: string, concurrency: number): Promise<nu
 await withSystem(async (host, dynamodb) => {
   const rows: string[] = [];
   const cpuRows: string[] = [];
+  let latencyTargetCpuMs: number | undefined;
   for (const users of userCounts) {
     console.log(`\n${users} users for ${durationMs / 1000} s, polling every ${pollIntervalMs} ms ...`);
     const sagas = await measureSagas(host, users);
@@ -137,6 +151,7 @@ await withSystem(async (host, dynamodb) => {
     const share = sagas.sagasPerSecond / sagaCeiling;
     const { p50Ms, p99Ms } = sagas.latency;
     const cpuTotal = sagas.cpuPerSaga.reduce((sum, { ms }) => sum + ms, 0);
+    if (cpuTotal > 0 && users === LATENCY_TARGET_USERS) latencyTargetCpuMs = cpuTotal;
     if (cpuTotal > 0) {
       cpuRows.push(`${String(users).padStart(5)}  ${cpuTotal.toFixed(1)} ms = ${sagas.cpuPerSaga.map(({ role, ms }) => `${role} ${ms.toFixed(1)}`).join(' + ')}`);
     }
@@ -162,4 +177,5 @@ await withSystem(async (host, dynamodb) => {
     console.log('\nCPU per saga, by process (this machine\'s processes that the bench started, and the bench itself):');
     for (const row of cpuRows) console.log(row);
   }
+  if (latencyTargetCpuMs !== undefined) console.log(`\n${latencyBudget(latencyTargetCpuMs)}`);
 });
