@@ -33,6 +33,26 @@ export function envInt(name: string, fallback?: number, env: Env = process.env):
   return value;
 }
 
+export function envBool(name: string, fallback: boolean, env: Env = process.env): boolean {
+  return envOneOf(name, ['true', 'false'], fallback ? 'true' : 'false', env) === 'true';
+}
+
+export function envOneOf<T extends string>(name: string, allowed: readonly T[], fallback: T, env: Env = process.env): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`environment variable ${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** How much a service logs: LOG_LEVEL (info unless told) and LOG_REQUESTS (a line per request). */
+export function logSettings(env: Env = process.env): { level: (typeof LOG_LEVELS)[number]; requests: boolean } {
+  return { level: envOneOf('LOG_LEVEL', LOG_LEVELS, 'info', env), requests: envBool('LOG_REQUESTS', false, env) };
+}
+
 /** Where a service listens: PORT (its own default) and HOST (loopback unless told). */
 export interface ListenSettings {
   port: number;

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 
 const buildFastify = (options: FastifyServerOptions) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
@@ -20,10 +21,11 @@ export interface ServiceOptions {
  * rules (no type coercion: "100" is not a quantity), a JSON 404, and GET /health.
  */
 export function createService(options: ServiceOptions): App {
+  const log = logSettings();
   const app = buildFastify({
-    logger: options.logger ?? { level: process.env.LOG_LEVEL ?? 'info', base: { service: options.name } },
+    logger: options.logger ?? { level: log.level, base: { service: options.name } },
     // Per-request log lines cost more than the request itself under load; LOG_REQUESTS=true turns them on.
-    logController: new LogController({ disableRequestLogging: process.env.LOG_REQUESTS !== 'true' }),
+    logController: new LogController({ disableRequestLogging: !log.requests }),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
