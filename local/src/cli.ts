@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { databaseUrlFor, envOptional } from '@corebank/kit';
+import { envOptional, externalDatabaseUrl } from '@corebank/kit';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
@@ -21,10 +21,7 @@ const dataDir = () => resolve(program.opts<{ dataDir: string }>().dataDir);
 const pidFile = () => resolve(dataDir(), 'corebank.pid');
 
 /** Embedded defaults, so that the set-up commands reach what `npm start` runs. */
-const localDatabaseUrl = (service: 'balance' | 'count') =>
-  envOptional('DATABASE_URL') || envOptional(`${service.toUpperCase()}_DATABASE_URL`)
-    ? databaseUrlFor(service)
-    : embeddedPostgresUrl(EMBEDDED_POSTGRES_PORT, service);
+const localDatabaseUrl = (service: 'balance' | 'count') => externalDatabaseUrl(service) ?? embeddedPostgresUrl(EMBEDDED_POSTGRES_PORT, service);
 const dynamodbEndpoint = () => envOptional('DYNAMODB_ENDPOINT') ?? `http://localhost:${DYNAMODB_LOCAL_PORT}`;
 
 program

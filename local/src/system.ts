@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { databaseUrlFor, envOptional } from '@corebank/kit';
+import { ConfigError, envOptional, externalDatabaseUrl } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } from './postgres.ts';
 import type { EndpointsConfig, RegionUpstreams } from './endpoints.ts';
@@ -141,11 +141,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
 async function preparePostgres(options: LocalSystemOptions, progress: (line: string) => void, cleanups: Array<() => Promise<void>>) {
   let databases: { balance: string; count: string };
-  const external = envOptional('DATABASE_URL');
-  if (external || (envOptional('BALANCE_DATABASE_URL') && envOptional('COUNT_DATABASE_URL'))) {
-    databases = { balance: databaseUrlFor('balance'), count: databaseUrlFor('count') };
+  const external = { balance: externalDatabaseUrl('balance'), count: externalDatabaseUrl('count') };
+  if (external.balance && external.count) {
+    databases = { balance: external.balance, count: external.count };
     progress('PostgreSQL: using DATABASE_URL');
-    if (external) await Promise.all(['balance', 'count'].map((name) => ensureDatabase(external, name)));
+    const server = envOptional('DATABASE_URL');
+    const onServer = (['balance', 'count'] as const).filter((name) => !envOptional(`${name.toUpperCase()}_DATABASE_URL`));
+    if (server) await Promise.all(onServer.map((name) => ensureDatabase(server, name)));
+  } else if (external.balance || external.count) {
+    throw new ConfigError('set DATABASE_URL, or both BALANCE_DATABASE_URL and COUNT_DATABASE_URL: the local system runs the embedded PostgreSQL for both services or for neither');
   } else {
     const port = options.postgresPort ?? EMBEDDED_POSTGRES_PORT;
     progress(`PostgreSQL: starting the embedded server on 127.0.0.1:${port}`);

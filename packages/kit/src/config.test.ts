@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envBool, envOneOf, logSettings } from './config.ts';
+import { ConfigError, envBool, envOneOf, externalDatabaseUrl, logSettings } from './config.ts';
 
 describe('envBool', () => {
   it('reads true and false, and falls back when unset or empty', () => {
@@ -31,5 +31,17 @@ describe('logSettings', () => {
 
   it('refuses a level pino does not have', () => {
     expect(() => logSettings({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/);
+  });
+});
+
+describe('externalDatabaseUrl', () => {
+  it('is the service database on the DATABASE_URL server, or the service own URL first', () => {
+    expect(externalDatabaseUrl('count', { DATABASE_URL: 'postgres://u@db:5432/postgres' })).toBe('postgres://u@db:5432/count');
+    expect(externalDatabaseUrl('balance', { DATABASE_URL: 'postgres://u@db:5432/postgres', BALANCE_DATABASE_URL: 'postgres://u@other/ledger' })).toBe('postgres://u@other/ledger');
+  });
+
+  it('is undefined when only the other service has a URL: the embedded server serves this one', () => {
+    expect(externalDatabaseUrl('count', { BALANCE_DATABASE_URL: 'postgres://u@other/ledger' })).toBeUndefined();
+    expect(externalDatabaseUrl('count', {})).toBeUndefined();
   });
 });

@@ -78,6 +78,14 @@ export function databaseUrlFor(service: 'balance' | 'count', env: Env = process.
 }
 
 /**
+ * The URL of a service's database on a server of the user's (DATABASE_URL or
+ * `<SERVICE>_DATABASE_URL` set), or undefined when the local system's embedded one serves it.
+ */
+export function externalDatabaseUrl(service: 'balance' | 'count', env: Env = process.env): string | undefined {
+  return envOptional(`${service.toUpperCase()}_DATABASE_URL`, env) || envOptional('DATABASE_URL', env) ? databaseUrlFor(service, env) : undefined;
+}
+
+/**
  * Runs an entry point. A configuration error is reported in one line, by name, with exit
  * code 2, instead of a stack trace; anything else is left to fail loudly.
  */
