@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   GetCommand,
   QueryCommand,
@@ -156,7 +157,7 @@ export function createSagaStore(options: SagaStoreOptions) {
         const reasons = error.CancellationReasons ?? [];
         const idempotency = reasons[idempotencyIndex];
         if (idempotencyIndex >= 0 && idempotency?.Code === 'ConditionalCheckFailed') {
-          const previous = idempotency.Item?.transactionId ? unmarshalledItem(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
+          const previous = idempotency.Item?.transactionId ? unmarshall(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
           if (previous) {
             const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
             return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
@@ -423,19 +424,3 @@ export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
 function hasTransactionConflict(reasons: CancellationReason[]): boolean {
   return reasons.some((reason) => reason.Code === 'TransactionConflict');
 }
-
-/**
- * Cancellation reasons carry raw attribute values ({S: "..."}, {N: "5"}) even through the
- * document client; only strings and numbers matter here. Plain values pass through.
- */
-export function unmarshalledItem(item: Record<string, unknown>): Record<string, unknown> {
-  const plain: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(item)) {
-    const attribute = value as { S?: unknown; N?: unknown } | null;
-    if (attribute && typeof attribute === 'object' && typeof attribute.S === 'string') plain[name] = attribute.S;
-    else if (attribute && typeof attribute === 'object' && typeof attribute.N === 'string') plain[name] = Number(attribute.N);
-    else plain[name] = value;
-  }
-  return plain;
-}
-
