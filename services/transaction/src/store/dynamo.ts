@@ -3,12 +3,16 @@ import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
+export const DEFAULT_DYNAMODB_REQUEST_TIMEOUT_MS = 5000;
+
 export interface DynamoOptions {
   region: string;
   /** DynamoDB Local (or any other endpoint); unset on AWS. */
   endpoint?: string;
   /** Sockets per client; the worker runs many sagas at once. */
   maxSockets?: number;
+  /** An attempt with no complete answer by then fails (and is retried): a silent DynamoDB must not hang a saga. */
+  requestTimeoutMs?: number;
   env?: Record<string, string | undefined>;
 }
 
@@ -39,7 +43,9 @@ export function createDynamoClients(options: DynamoOptions): DynamoClients {
       httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
       connectionTimeout: 2000,
-      requestTimeout: 5000,
+      requestTimeout: options.requestTimeoutMs ?? DEFAULT_DYNAMODB_REQUEST_TIMEOUT_MS,
+      // Without it the SDK only logs a warning when requestTimeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
     },
   });
   const doc = DynamoDBDocumentClient.from(client, {
