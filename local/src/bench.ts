@@ -79,9 +79,18 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
   }
   console.log('starting a fresh local system ...');
   const system = await startScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-' });
+  // Interrupted mid-run, the bench still stops every process it started and removes its data.
+  const interrupted = () => {
+    console.log('\ninterrupted: stopping the local system ...');
+    void system.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     return await work(system.globalEndpoint, system.dynamodbEndpoint);
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     await system.stop();
   }
 }
