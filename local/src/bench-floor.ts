@@ -20,9 +20,6 @@ import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { freePort } from './ports.ts';
 import { cpuByRole, cpuSince } from './process-cpu.ts';
 
-// As in bin/corebank.js: the AWS SDK is pinned to its last Node 20 line on purpose.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 /**
  * HTTP exchanges between the Node processes in one saga of the scenario (1 deposit, then
  * 3 withdrawals): POST and GET from the client to the endpoint and from the endpoint to the

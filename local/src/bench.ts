@@ -50,9 +50,6 @@ function latencyBudget(cpuPerSagaMs: number): string {
     `at most ${budgetMs.toFixed(1)} ms of CPU per saga on this machine's ${cores} cores; this run used ${cpuPerSagaMs.toFixed(1)} ms.`;
 }
 
-// As in bin/corebank.js: the AWS SDK is pinned to its last Node 20 line on purpose.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const { values } = parseArgs({
   options: {
     users: { type: 'string', default: '10,32' },

@@ -23,7 +23,7 @@ export function startServiceProcess(options: { name: string; script: string; env
   const log = openSync(options.logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', options.script], {
     cwd: REPO_ROOT,
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env, ...options.env },
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', log, log],
   });
   closeSync(log);

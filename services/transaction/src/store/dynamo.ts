@@ -34,6 +34,9 @@ export function createDynamoClients(options: DynamoOptions): DynamoClients {
     options.endpoint && !env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE && !env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       ? { accessKeyId: 'local', secretAccessKey: 'local' }
       : undefined;
+  // The SDK is pinned at 3.1162.0, its last line for Node 20, on purpose; its upgrade
+  // notice, printed when a client is built, would only be noise in every process.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new DynamoDBClient({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
