@@ -12,12 +12,12 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createService, createServiceClient } from '@corebank/kit';
 import { createDynamoClients } from '@corebank/transaction';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { freePort } from './ports.ts';
+import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
 import { cpuByRole, cpuSince } from './process-cpu.ts';
 
 /**
@@ -27,8 +27,7 @@ import { cpuByRole, cpuSince } from './process-cpu.ts';
  * deposit, 2 for a withdrawal: 1.75).
  */
 const HTTP_EXCHANGES_PER_SAGA = 6.75;
-/** DynamoDB writes in one saga: create and finish (transactions), and a withdrawal's step record (an update). */
-const TRANSACT_WRITES_PER_SAGA = 2;
+/** Besides its transact writes, a withdrawal records its first step with an update: 3 of 4 sagas. */
 const UPDATES_PER_SAGA = 0.75;
 
 if (process.argv[2] === 'echo-server') {
@@ -49,20 +48,9 @@ if (process.argv[2] === 'echo-server') {
 
   /** Runs `call` with `inFlight` at a time: a warm-up, then `measureMs` with the CPU of every process read before and after. */
   async function cpuPerCall(call: () => Promise<unknown>): Promise<Map<string, number>> {
-    const loop = async (ms: number) => {
-      let calls = 0;
-      const end = Date.now() + ms;
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (Date.now() < end) {
-          await call();
-          calls++;
-        }
-      }));
-      return calls;
-    };
-    await loop(Math.min(2000, measureMs));
+    await callsFor(Math.min(2000, measureMs), inFlight, call);
     const before = cpuByRole(process.pid, 'client');
-    const calls = await loop(measureMs);
+    const calls = await callsFor(measureMs, inFlight, call);
     const after = cpuByRole(process.pid, 'client');
     if (!before || !after) throw new Error('bench:floor reads CPU time from /proc, which this system does not have');
     return new Map(cpuSince(before, after).map(({ role, ms }) => [role, (ms * 1000) / calls]));
@@ -89,12 +77,7 @@ if (process.argv[2] === 'echo-server') {
   const raw = new Pool(dynamodb.endpoint, { connections: inFlight });
   try {
     const TableName = 'floor';
-    await dynamo.client.send(new CreateTableCommand({
-      TableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-    }));
+    await createKeyedTable(dynamo.client, TableName);
     let n = 0;
     const update = () => ({
       TableName,

@@ -11,16 +11,15 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
+import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
 import { cpuByRole, cpuSince } from './process-cpu.ts';
 import { TOKYO } from './regions.ts';
 import { startScratchSystem } from './scratch-system.ts';
 
-/** The saga store's transactional writes per saga: one to create it, one to end it. */
-const TRANSACT_WRITES_PER_SAGA = 2;
 const WARM_UP_MS = 5000;
 /** The latency targets hold at this many users, the throughput share at that many. */
 const LATENCY_TARGET_USERS = 10;
@@ -118,28 +117,17 @@ async function measureCeiling(endpoint: string, concurrency: number): Promise<nu
   const dynamo = createDynamoClients({ region: TOKYO.name, endpoint });
   const table = `bench-ceiling-${randomUUID().slice(0, 8)}`;
   try {
-    await dynamo.client.send(new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-    }));
-    await waitUntilTableExists({ client: dynamo.client, maxWaitTime: 30 }, { TableName: table });
-    let writes = 0;
-    const deadline = Date.now() + ceilingMs;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (Date.now() < deadline) {
-        const id = randomUUID();
-        await dynamo.doc.send(new TransactWriteCommand({
-          TransactItems: [
-            { Put: { TableName: table, Item: { PK: `tx#${id}`, SK: 'saga', step: 'x' }, ConditionExpression: 'attribute_not_exists(PK)' } },
-            { Put: { TableName: table, Item: { PK: `account#${id}`, SK: 'lock', tx: id }, ConditionExpression: 'attribute_not_exists(PK)' } },
-            { Put: { TableName: table, Item: { PK: `account#${id}`, SK: `idem#${id}`, tx: id } } },
-          ],
-        }));
-        writes += 1;
-      }
-    }));
+    await createKeyedTable(dynamo.client, table);
+    const writes = await callsFor(ceilingMs, concurrency, () => {
+      const id = randomUUID();
+      return dynamo.doc.send(new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: table, Item: { PK: `tx#${id}`, SK: 'saga', step: 'x' }, ConditionExpression: 'attribute_not_exists(PK)' } },
+          { Put: { TableName: table, Item: { PK: `account#${id}`, SK: 'lock', tx: id }, ConditionExpression: 'attribute_not_exists(PK)' } },
+          { Put: { TableName: table, Item: { PK: `account#${id}`, SK: `idem#${id}`, tx: id } } },
+        ],
+      }));
+    });
     return writes / (ceilingMs / 1000);
   } finally {
     await dynamo.client.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
