@@ -36,13 +36,43 @@ describe('config', () => {
 
   it('gives the worker its defaults and reads its tuning variables', () => {
     const defaults = loadWorkerConfig(workerEnv);
-    expect(defaults).toMatchObject({ pollMs: 1000, concurrency: 64, leaseMs: 30_000, stepTimeoutMs: 3000, stepDelayMs: 0, port: 3001 });
-    expect(defaults.workerId).toMatch(/-\d+-[0-9a-f]{6}$/);
-    expect(loadWorkerConfig({ ...workerEnv, WORKER_ID: 'w1', WORKER_POLL_MS: '50', WORKER_CONCURRENCY: '8', SAGA_STEP_DELAY_MS: '250' })).toMatchObject({
+    expect(defaults).toMatchObject({
+      pollMs: 1000,
+      concurrency: 64,
+      leaseMs: 30_000,
+      stepTimeoutMs: 3000,
+      stepDelayMs: 0,
+      port: 3001,
+      stepRetryBudgetMs: 120_000,
+      compensationRetryBudgetMs: 300_000,
+      retryBaseDelayMs: 100,
+      stepRetryMaxDelayMs: 2000,
+      compensationRetryMaxDelayMs: 10_000,
+    });
+    expect(defaults.workerId).toMatch(/-\d+$/); // the worker appends its random part
+    expect(
+      loadWorkerConfig({
+        ...workerEnv,
+        WORKER_ID: 'w1',
+        WORKER_POLL_MS: '50',
+        WORKER_CONCURRENCY: '8',
+        SAGA_STEP_DELAY_MS: '250',
+        STEP_RETRY_BUDGET_MS: '5000',
+        COMPENSATION_RETRY_BUDGET_MS: '7000',
+        RETRY_BASE_DELAY_MS: '20',
+        STEP_RETRY_MAX_DELAY_MS: '300',
+        COMPENSATION_RETRY_MAX_DELAY_MS: '400',
+      }),
+    ).toMatchObject({
       workerId: 'w1',
       pollMs: 50,
       concurrency: 8,
       stepDelayMs: 250,
+      stepRetryBudgetMs: 5000,
+      compensationRetryBudgetMs: 7000,
+      retryBaseDelayMs: 20,
+      stepRetryMaxDelayMs: 300,
+      compensationRetryMaxDelayMs: 400,
     });
   });
 
@@ -51,5 +81,7 @@ describe('config', () => {
     expect(() => loadWorkerConfig({ ...workerEnv, WORKER_CONCURRENCY: '0' })).toThrow(/WORKER_CONCURRENCY/);
     expect(() => loadWorkerConfig({ ...workerEnv, WORKER_POLL_MS: 'soon' })).toThrow(/WORKER_POLL_MS/);
     expect(() => loadWorkerConfig({ ...workerEnv, SAGA_STEP_DELAY_MS: '-1' })).toThrow(/SAGA_STEP_DELAY_MS/);
+    expect(() => loadWorkerConfig({ ...workerEnv, STEP_RETRY_BUDGET_MS: '-1' })).toThrow(/STEP_RETRY_BUDGET_MS/);
+    expect(() => loadWorkerConfig({ ...workerEnv, RETRY_BASE_DELAY_MS: '0' })).toThrow(/RETRY_BASE_DELAY_MS/);
   });
 });

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { ConfigError, envInt, envOptional, envString, listenSettings, type ListenSettings } from '@corebank/kit';
 import { DEFAULT_MAIN_TABLE, DEFAULT_REGION, defaultParamTable } from './store/tables.ts';
 import { DEFAULT_STOP_FLAG_TTL_MS } from './stop-flag.ts';
@@ -65,6 +64,11 @@ export interface WorkerEnvConfig extends DynamoSettings, ListenSettings {
   leaseMs: number;
   stepTimeoutMs: number;
   stepDelayMs: number;
+  stepRetryBudgetMs: number;
+  compensationRetryBudgetMs: number;
+  retryBaseDelayMs: number;
+  stepRetryMaxDelayMs: number;
+  compensationRetryMaxDelayMs: number;
   stopFlagTtlMs: number;
 }
 
@@ -73,8 +77,16 @@ export const DEFAULT_WORKER_CONCURRENCY = 64;
 /** Much longer than a step's HTTP timeout, so a live worker never loses a saga mid-call. */
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_STEP_TIMEOUT_MS = 3000;
+/** Longer than a database switchover (Aurora's is typically under a minute), so a failover rolls nothing back. */
+export const DEFAULT_STEP_RETRY_BUDGET_MS = 120_000;
+/** After this a compensation that keeps failing (a 403 after a token change, say) leaves its saga stuck. */
+export const DEFAULT_COMPENSATION_RETRY_BUDGET_MS = 300_000;
+export const DEFAULT_RETRY_BASE_DELAY_MS = 100;
+export const DEFAULT_STEP_RETRY_MAX_DELAY_MS = 2000;
+export const DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS = 10_000;
 
-export const defaultWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+/** The worker id's prefix when WORKER_ID is unset; the worker always appends a random part. */
+export const defaultWorkerId = () => `${hostname()}-${process.pid}`;
 
 export function loadWorkerConfig(env: Env = process.env): WorkerEnvConfig {
   const stepTimeoutMs = envInt('STEP_TIMEOUT_MS', DEFAULT_STEP_TIMEOUT_MS, env);
@@ -94,6 +106,11 @@ export function loadWorkerConfig(env: Env = process.env): WorkerEnvConfig {
     leaseMs: positive('WORKER_LEASE_MS', leaseMs),
     stepTimeoutMs: positive('STEP_TIMEOUT_MS', stepTimeoutMs),
     stepDelayMs: nonNegative('SAGA_STEP_DELAY_MS', envInt('SAGA_STEP_DELAY_MS', 0, env)),
+    stepRetryBudgetMs: nonNegative('STEP_RETRY_BUDGET_MS', envInt('STEP_RETRY_BUDGET_MS', DEFAULT_STEP_RETRY_BUDGET_MS, env)),
+    compensationRetryBudgetMs: nonNegative('COMPENSATION_RETRY_BUDGET_MS', envInt('COMPENSATION_RETRY_BUDGET_MS', DEFAULT_COMPENSATION_RETRY_BUDGET_MS, env)),
+    retryBaseDelayMs: positive('RETRY_BASE_DELAY_MS', envInt('RETRY_BASE_DELAY_MS', DEFAULT_RETRY_BASE_DELAY_MS, env)),
+    stepRetryMaxDelayMs: positive('STEP_RETRY_MAX_DELAY_MS', envInt('STEP_RETRY_MAX_DELAY_MS', DEFAULT_STEP_RETRY_MAX_DELAY_MS, env)),
+    compensationRetryMaxDelayMs: positive('COMPENSATION_RETRY_MAX_DELAY_MS', envInt('COMPENSATION_RETRY_MAX_DELAY_MS', DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS, env)),
     stopFlagTtlMs: positive('STOP_FLAG_TTL_MS', envInt('STOP_FLAG_TTL_MS', DEFAULT_STOP_FLAG_TTL_MS, env), DEFAULT_STOP_FLAG_TTL_MS),
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
@@ -17,7 +18,12 @@ import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetSer
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import { LeaseLostError, type SagaRecord } from './store/saga-store.ts';
 import {
+  DEFAULT_COMPENSATION_RETRY_BUDGET_MS,
+  DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS,
   DEFAULT_LEASE_MS,
+  DEFAULT_RETRY_BASE_DELAY_MS,
+  DEFAULT_STEP_RETRY_BUDGET_MS,
+  DEFAULT_STEP_RETRY_MAX_DELAY_MS,
   DEFAULT_STEP_TIMEOUT_MS,
   DEFAULT_WORKER_CONCURRENCY,
   DEFAULT_WORKER_POLL_MS,
@@ -25,13 +31,6 @@ import {
 } from './config.ts';
 import { NudgeBody, UUID_PATTERN } from './schemas.ts';
 
-/** A forward step that found its service unavailable this many times in a row has failed. */
-export const MAX_TRANSIENT_ATTEMPTS = 5;
-export const RETRY_BASE_DELAY_MS = 100;
-/** Cap of the backoff between attempts of a forward step. */
-export const MAX_STEP_RETRY_DELAY_MS = 2000;
-/** Cap of the backoff of a compensation, which is retried until it succeeds. */
-export const MAX_COMPENSATION_RETRY_DELAY_MS = 10_000;
 /** How long a graceful stop waits for in-flight steps. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** How long a nudge's reply waits for the saga to end (the API's nudge timeout is longer). */
@@ -43,7 +42,10 @@ export interface WorkerOptions extends RegionStoresOptions {
   balanceUrl: string;
   countUrl: string;
   serviceToken: string;
-  /** Must be unique among live workers: a worker may resume sagas leased under its own id. */
+  /**
+   * Prefix of the worker's id; a random part is always appended, so that a prefix given
+   * twice (WORKER_ID) still makes two owners: a worker may resume sagas leased under its own id.
+   */
   workerId?: string;
   pollMs?: number;
   concurrency?: number;
@@ -51,7 +53,14 @@ export interface WorkerOptions extends RegionStoresOptions {
   stepTimeoutMs?: number;
   /** Test-only: sleep after each step's call, before recording its outcome. */
   stepDelayMs?: number;
-  maxTransientAttempts?: number;
+  /** How long a forward step is retried (5xx, no answer) before it fails and is compensated. */
+  stepRetryBudgetMs?: number;
+  /** How long a compensation is retried (any failure) before its saga is marked stuck. */
+  compensationRetryBudgetMs?: number;
+  /** First backoff between attempts; it doubles (with jitter) up to the caps below. */
+  retryBaseDelayMs?: number;
+  stepRetryMaxDelayMs?: number;
+  compensationRetryMaxDelayMs?: number;
   shutdownGraceMs?: number;
   logger?: FastifyBaseLogger;
 }
@@ -67,6 +76,8 @@ export interface WorkerStats {
   handedOff: number;
   /** Sagas dropped because another worker took the lease. */
   leaseLost: number;
+  /** Sagas this worker marked stuck (a compensation exhausted its budget). */
+  markedStuck: number;
 }
 
 export type NudgeResult = 'started' | 'running' | 'queued' | 'stopping';
@@ -89,6 +100,8 @@ export interface Worker {
   whenEnded(transactionId: string): Promise<SagaRecord | undefined> | undefined;
   /** One recovery round: claims pending sagas whose lease is free; returns how many it started. */
   pollOnce(): Promise<number>;
+  /** Sagas stuck in the table now (by any worker): what an alarm watches. */
+  countStuckSagas(): Promise<number>;
   isStopping(): boolean;
   stats(): WorkerStats;
 }
@@ -104,6 +117,8 @@ class HandOffError extends Error {
 interface StepResult {
   outcome: StepOutcome;
   withdrawalCount?: number;
+  /** The last failure seen, when the step exhausted its budget. */
+  problem?: string;
 }
 
 const silentLogger = {
@@ -126,23 +141,39 @@ const silentLogger = {
  * under a lease so that no two workers run the same step at once.
  */
 export function createWorker(options: WorkerOptions): Worker {
-  const workerId = options.workerId ?? defaultWorkerId();
+  const workerId = `${options.workerId ?? defaultWorkerId()}-${randomBytes(4).toString('hex')}`;
   const concurrency = options.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   const pollMs = options.pollMs ?? DEFAULT_WORKER_POLL_MS;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
   const stepDelayMs = options.stepDelayMs ?? 0;
-  const maxTransientAttempts = options.maxTransientAttempts ?? MAX_TRANSIENT_ATTEMPTS;
+  const retry = {
+    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS,
+    forward: { budgetMs: options.stepRetryBudgetMs ?? DEFAULT_STEP_RETRY_BUDGET_MS, maxDelayMs: options.stepRetryMaxDelayMs ?? DEFAULT_STEP_RETRY_MAX_DELAY_MS },
+    compensation: {
+      budgetMs: options.compensationRetryBudgetMs ?? DEFAULT_COMPENSATION_RETRY_BUDGET_MS,
+      maxDelayMs: options.compensationRetryMaxDelayMs ?? DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS,
+    },
+  };
   const shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const log = (options.logger ?? silentLogger).child({ workerId });
 
-  const { store, stopFlag, close: closeStores } = openRegionStores(options);
+  /** Malformed items already reported, so that each is logged once, not at every poll. */
+  const reportedCorrupt = new Set<string>();
+  const { store, stopFlag, close: closeStores } = openRegionStores({
+    ...options,
+    onCorruptItem: (error) => {
+      if (reportedCorrupt.has(error.key)) return;
+      reportedCorrupt.add(error.key);
+      log.error({ err: error, key: error.key }, 'malformed saga item in the pending index; skipping it');
+    },
+  });
   const clientOf = (baseUrl: string) => createServiceClient({ baseUrl, serviceToken: options.serviceToken, timeoutMs: stepTimeoutMs, connections: concurrency });
   const services: Record<TargetService, ServiceClient> = { balance: clientOf(options.balanceUrl), count: clientOf(options.countUrl) };
   /** Each running saga's task: it resolves with the finished saga, or undefined if it did not end here. */
   const running = new Map<string, Promise<SagaRecord | undefined>>();
   const backlog = new Map<string, HandOver | undefined>();
-  const counters = { claimed: 0, succeeded: 0, rolledBack: 0, handedOff: 0, leaseLost: 0 };
+  const counters = { claimed: 0, succeeded: 0, rolledBack: 0, handedOff: 0, leaseLost: 0, markedStuck: 0 };
   let started = false;
   let stopping = false;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -217,6 +248,13 @@ export function createWorker(options: WorkerOptions): Worker {
           log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
           return finished;
         }
+        if (transition.kind === 'stuck') {
+          const problem = result.problem ?? 'compensation failed';
+          await store.markStuck(saga, owner, problem);
+          counters.markedStuck++;
+          log.error({ transactionId: saga.transactionId, accountId: saga.accountId, step: saga.step, problem }, 'compensation exhausted its budget; saga is stuck, its account stays locked');
+          return undefined;
+        }
         if (transition.kind === 'retry') continue; // performStep retries compensations itself
         if (isCompensation(transition.step)) {
           log.debug({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
@@ -246,14 +284,17 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   /**
-   * Calls the step's service. A 2xx succeeds; a 4xx is a business failure; a 5xx, a 408/429
-   * or no answer is transient and retried with backoff: a forward step fails after
-   * `maxTransientAttempts`, a compensation is retried until it succeeds.
+   * Calls the step's service. A 2xx succeeds; for a forward step a 4xx (but 408/429) is a
+   * business failure. Anything else (a 5xx, a 408/429, no answer; for a compensation, any
+   * failure) is retried with capped exponential backoff for the step's time budget, longer
+   * than a database failover; then the step is `exhausted`.
    */
   async function performStep(saga: SagaRecord, renewLease: () => Promise<void>): Promise<StepResult> {
     const request = stepRequest(saga.step, saga);
     const compensation = isCompensation(saga.step);
+    const policy = compensation ? retry.compensation : retry.forward;
     const context = { transactionId: saga.transactionId, step: saga.step };
+    const startedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       let problem: string;
       try {
@@ -279,13 +320,14 @@ export function createWorker(options: WorkerOptions): Worker {
         if (!(error instanceof UpstreamUnavailableError) && !(error instanceof SyntaxError)) throw error;
         problem = error.message;
       }
-      if (!compensation && attempt >= maxTransientAttempts) {
-        log.warn({ ...context, attempt, problem }, 'saga step stayed unavailable; treating it as failed');
-        return { outcome: 'failed' };
+      const remainingMs = policy.budgetMs - (Date.now() - startedAt);
+      if (remainingMs <= 0) {
+        log.warn({ ...context, attempt, problem, budgetMs: policy.budgetMs }, 'saga step kept failing for its whole retry budget');
+        return { outcome: 'exhausted', problem };
       }
       log.debug({ ...context, attempt, problem }, 'saga step unavailable; retrying');
-      const cap = compensation ? MAX_COMPENSATION_RETRY_DELAY_MS : MAX_STEP_RETRY_DELAY_MS;
-      await pause(Math.min(cap, RETRY_BASE_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+      const backoff = Math.min(policy.maxDelayMs, retry.baseDelayMs * 2 ** Math.min(attempt - 1, 30)) * (0.5 + Math.random() / 2);
+      await pause(Math.min(backoff, remainingMs));
       if (stopping) throw new HandOffError('worker stopping');
       if (await isRegionClosed()) throw new HandOffError('region closed');
       await renewLease();
@@ -360,6 +402,7 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     whenEnded: (transactionId) => running.get(transactionId),
     pollOnce,
+    countStuckSagas: () => store.countStuckSagas(),
     isStopping: () => stopping,
     stats: () => ({ workerId, running: running.size, backlog: backlog.size, ...counters }),
   };
@@ -400,7 +443,8 @@ export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: str
       },
     );
   });
-  app.get('/worker/stats', async () => worker.stats());
+  // stuckSagas is read from the table: the count of stuck sagas an alarm watches.
+  app.get('/worker/stats', async () => ({ ...worker.stats(), stuckSagas: await worker.countStuckSagas() }));
 }
 
 /** The saga's end, or undefined once `holdMs` has passed. */

@@ -6,6 +6,7 @@ import {
   isCompensation,
   nextStep,
   SAGA_STEPS,
+  STEP_OUTCOMES,
   STEPS_OF,
   stepRequest,
   type SagaKind,
@@ -18,16 +19,22 @@ import {
 const TRANSITIONS: Array<[SagaKind, SagaStep, StepOutcome, Transition]> = [
   ['deposit', 'deposit_balance', 'succeeded', { kind: 'finish', status: 'status#success' }],
   ['deposit', 'deposit_balance', 'failed', { kind: 'run', step: 'deposit_balance_comp' }],
+  ['deposit', 'deposit_balance', 'exhausted', { kind: 'run', step: 'deposit_balance_comp' }],
   ['deposit', 'deposit_balance_comp', 'succeeded', { kind: 'finish', status: 'status#success_rollback' }],
   ['deposit', 'deposit_balance_comp', 'failed', { kind: 'retry', step: 'deposit_balance_comp' }],
+  ['deposit', 'deposit_balance_comp', 'exhausted', { kind: 'stuck', step: 'deposit_balance_comp' }],
   ['withdraw', 'withdraw_count', 'succeeded', { kind: 'run', step: 'withdraw_balance' }],
   ['withdraw', 'withdraw_count', 'failed', { kind: 'run', step: 'withdraw_count_comp' }],
+  ['withdraw', 'withdraw_count', 'exhausted', { kind: 'run', step: 'withdraw_count_comp' }],
   ['withdraw', 'withdraw_balance', 'succeeded', { kind: 'finish', status: 'status#success' }],
   ['withdraw', 'withdraw_balance', 'failed', { kind: 'run', step: 'withdraw_balance_comp' }],
+  ['withdraw', 'withdraw_balance', 'exhausted', { kind: 'run', step: 'withdraw_balance_comp' }],
   ['withdraw', 'withdraw_balance_comp', 'succeeded', { kind: 'run', step: 'withdraw_count_comp' }],
   ['withdraw', 'withdraw_balance_comp', 'failed', { kind: 'retry', step: 'withdraw_balance_comp' }],
+  ['withdraw', 'withdraw_balance_comp', 'exhausted', { kind: 'stuck', step: 'withdraw_balance_comp' }],
   ['withdraw', 'withdraw_count_comp', 'succeeded', { kind: 'finish', status: 'status#success_rollback' }],
   ['withdraw', 'withdraw_count_comp', 'failed', { kind: 'retry', step: 'withdraw_count_comp' }],
+  ['withdraw', 'withdraw_count_comp', 'exhausted', { kind: 'stuck', step: 'withdraw_count_comp' }],
 ];
 
 describe('saga state machine', () => {
@@ -38,7 +45,7 @@ describe('saga state machine', () => {
   it('the table above covers every valid (kind, step, outcome) triple', () => {
     const covered = new Set(TRANSITIONS.map(([kind, step, outcome]) => `${kind}/${step}/${outcome}`));
     const all = (['deposit', 'withdraw'] as const).flatMap((kind) =>
-      STEPS_OF[kind].flatMap((step) => (['succeeded', 'failed'] as const).map((outcome) => `${kind}/${step}/${outcome}`)),
+      STEPS_OF[kind].flatMap((step) => STEP_OUTCOMES.map((outcome) => `${kind}/${step}/${outcome}`)),
     );
     expect([...covered].sort()).toEqual(all.sort());
     expect(STEPS_OF.deposit.length + STEPS_OF.withdraw.length).toBe(SAGA_STEPS.length);
@@ -47,7 +54,7 @@ describe('saga state machine', () => {
   it('rejects a step of the other kind of saga', () => {
     for (const kind of ['deposit', 'withdraw'] as const) {
       for (const step of SAGA_STEPS.filter((s) => !STEPS_OF[kind].includes(s))) {
-        for (const outcome of ['succeeded', 'failed'] as const) {
+        for (const outcome of STEP_OUTCOMES) {
           expect(() => nextStep(kind, step, outcome)).toThrow(InvalidTransitionError);
         }
       }
@@ -64,7 +71,7 @@ describe('saga state machine', () => {
   });
 
   it('every path through a saga ends, and every success path runs the forward steps in order', () => {
-    // Walk every combination of outcomes (compensations eventually succeed).
+    // Walk every combination of outcomes (compensations eventually succeed; an exhausted one is below).
     const walk = (kind: SagaKind, step: SagaStep, path: string[], ends: string[][]) => {
       for (const outcome of ['succeeded', 'failed'] as const) {
         if (isCompensation(step) && outcome === 'failed') continue;
@@ -84,6 +91,18 @@ describe('saga state machine', () => {
       ['withdraw_count:succeeded', 'withdraw_balance:failed', 'withdraw_balance_comp:succeeded', 'withdraw_count_comp:succeeded', 'status#success_rollback'],
       ['withdraw_count:failed', 'withdraw_count_comp:succeeded', 'status#success_rollback'],
     ]);
+  });
+
+  it('a saga is stuck only at a compensation that exhausted its budget, never finished from there', () => {
+    for (const kind of ['deposit', 'withdraw'] as const) {
+      for (const step of STEPS_OF[kind]) {
+        for (const outcome of STEP_OUTCOMES) {
+          const next = nextStep(kind, step, outcome);
+          expect(next.kind === 'stuck').toBe(isCompensation(step) && outcome === 'exhausted');
+          if (next.kind === 'stuck') expect(next.step).toBe(step);
+        }
+      }
+    }
   });
 });
 

@@ -19,14 +19,20 @@ export type SagaStatus = (typeof SAGA_STATUSES)[number];
 export type FinalStatus = Exclude<SagaStatus, 'status#pending'>;
 
 /**
- * What happened to one step. `failed` is a business failure (a 4xx, or a forward step that
- * stayed unavailable through every retry); a compensation is retried until it succeeds.
+ * What happened to one step. `failed` is a business failure (a 4xx) or, for a compensation,
+ * one more failed attempt; `exhausted` means the step kept failing for its whole retry budget.
  */
-export type StepOutcome = 'succeeded' | 'failed';
+export type StepOutcome = 'succeeded' | 'failed' | 'exhausted';
+export const STEP_OUTCOMES: readonly StepOutcome[] = ['succeeded', 'failed', 'exhausted'];
 
+/**
+ * `stuck`: a compensation exhausted its budget. The saga stops where it is, still pending to
+ * clients and still holding the account lock (so no money moves), for an operator to look at.
+ */
 export type Transition =
   | { kind: 'run'; step: SagaStep }
   | { kind: 'retry'; step: CompensationStep }
+  | { kind: 'stuck'; step: CompensationStep }
   | { kind: 'finish'; status: FinalStatus };
 
 /** Which steps belong to which kind of saga. */
@@ -52,15 +58,16 @@ export function isSagaStep(value: unknown): value is SagaStep {
 }
 
 /**
- * The step after `step` ended with `outcome`. A failed forward step starts the compensations
- * of everything that may have applied (itself included, since a timed-out call may have
- * landed); a failed compensation is run again.
+ * The step after `step` ended with `outcome`. A failed (or exhausted) forward step starts the
+ * compensations of everything that may have applied (itself included, since a timed-out call
+ * may have landed); a failed compensation is run again, an exhausted one leaves the saga stuck.
  */
 export function nextStep(kind: SagaKind, step: SagaStep, outcome: StepOutcome): Transition {
   if (!STEPS_OF[kind].includes(step)) {
     throw new InvalidTransitionError(`step ${step} is not part of a ${kind} saga`);
   }
   if (isCompensation(step) && outcome === 'failed') return { kind: 'retry', step };
+  if (isCompensation(step) && outcome === 'exhausted') return { kind: 'stuck', step };
   switch (step) {
     case 'deposit_balance':
       return outcome === 'succeeded' ? finish('status#success') : run('deposit_balance_comp');

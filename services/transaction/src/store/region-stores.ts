@@ -1,13 +1,14 @@
 import type { DynamoSettings } from '../config.ts';
 import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from '../stop-flag.ts';
 import { createDynamoClients, type DynamoClients } from './dynamo.ts';
-import { createSagaStore } from './saga-store.ts';
+import { createSagaStore, type SagaStoreOptions } from './saga-store.ts';
 import { getStopFlag } from './tables.ts';
 
 export interface RegionStoresOptions extends DynamoSettings {
   stopFlagTtlMs?: number;
   /** Share clients with the caller (they are then not destroyed on close). */
   dynamo?: DynamoClients;
+  onCorruptItem?: SagaStoreOptions['onCorruptItem'];
 }
 
 /**
@@ -17,7 +18,7 @@ export interface RegionStoresOptions extends DynamoSettings {
 export function openRegionStores(options: RegionStoresOptions) {
   const dynamo = options.dynamo ?? createDynamoClients({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
   return {
-    store: createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable }),
+    store: createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) }),
     stopFlag: createStopFlagCache({
       read: () => getStopFlag(dynamo.doc, options.paramTable),
       ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,

@@ -30,6 +30,12 @@ export interface SagaRecord {
   leaseOwner?: string;
   /** Epoch milliseconds after which another worker may claim the saga. */
   leaseUntil?: number;
+  /**
+   * Set when a compensation exhausted its budget: the saga stays pending (and keeps the
+   * account lock) until an operator resumes it; `lastError` is the last failure seen.
+   */
+  stuckSince?: string;
+  lastError?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -70,6 +76,8 @@ export const IDEMPOTENCY_KEY_TTL_SECONDS = 7 * 24 * 3600;
 const SAGA_SK = 'saga';
 const LOCK_SK = 'lock';
 const PENDING_PK = 'pending';
+/** Stuck sagas move from the pending index's partition to this one: no worker claims them. */
+const STUCK_PK = 'stuck';
 const TRANSACTION_CONFLICT_RETRIES = 4;
 
 export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
@@ -80,6 +88,8 @@ export interface SagaStoreOptions {
   doc: DynamoDBDocumentClient;
   mainTable: string;
   now?: () => Date;
+  /** Told of a malformed item met in the pending index (it is skipped, the rest go on). */
+  onCorruptItem?: (error: CorruptSagaError) => void;
 }
 
 export type SagaStore = ReturnType<typeof createSagaStore>;
@@ -198,7 +208,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           Key: sagaKey(transactionId),
           UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
           ConditionExpression:
-            '#status = :pending AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
+            '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': 'status#pending' },
           ReturnValues: 'ALL_NEW',
@@ -277,8 +287,10 @@ export function createSagaStore(options: SagaStoreOptions) {
   }
 
   /**
-   * Ends the saga and releases the account lock in one transaction. Returns the finished
-   * saga; throws LeaseLostError when another worker owns it or it ended differently.
+   * Ends the saga and releases the account lock in one transaction. The end is conditioned on
+   * the lease owner and on the step the caller just ran, so a writer whose view is stale (an
+   * owner id used twice, a retry after another worker moved on) cannot end it. Returns the
+   * finished saga; throws LeaseLostError when another worker owns it or it ended differently.
    */
   async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus): Promise<SagaRecord> {
     const updatedAt = now().toISOString();
@@ -286,9 +298,9 @@ export function createSagaStore(options: SagaStoreOptions) {
       TableName,
       Key: sagaKey(saga.transactionId),
       UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
-      ConditionExpression: '#status = :pending AND leaseOwner = :me',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner },
+      ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
+      ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
+      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
     };
     const releaseAccountLock = {
       TableName,
@@ -305,7 +317,7 @@ export function createSagaStore(options: SagaStoreOptions) {
         const [sagaReason, lockReason] = error.CancellationReasons ?? [];
         if (sagaReason?.Code === 'ConditionalCheckFailed') {
           const current = await getSaga(saga.transactionId);
-          if (current?.status === status) return current; // our earlier attempt landed
+          if (current?.status === status && current.step === saga.step) return current; // our earlier attempt landed
           throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${current?.status ?? 'unknown'}`);
         }
         if (lockReason?.Code === 'ConditionalCheckFailed') {
@@ -326,6 +338,112 @@ export function createSagaStore(options: SagaStoreOptions) {
         }
         throw error;
       }
+    }
+  }
+
+  /**
+   * Parks a saga whose compensation exhausted its budget: still pending, lease released,
+   * account lock kept (no money moves), moved from the pending index to the stuck one with
+   * the last error and since when. Conditioned like every step write on owner and step.
+   */
+  async function markStuck(saga: SagaRecord, owner: string, lastError: string): Promise<SagaRecord> {
+    const stuckSince = now().toISOString();
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(saga.transactionId),
+          UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
+          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
+          ExpressionAttributeValues: { ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease lost while marking the saga stuck');
+      throw error;
+    }
+    const { leaseOwner: _owner, leaseUntil: _until, ...rest } = saga;
+    return { ...rest, stuckSince, lastError, updatedAt: stuckSince };
+  }
+
+  /**
+   * Puts a stuck saga back in the pending index (after an operator fixed the cause): the
+   * next recovery poll resumes it at its recorded compensation, with a fresh budget.
+   */
+  async function resumeStuckSaga(transactionId: string): Promise<boolean> {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName,
+          Key: sagaKey(transactionId),
+          UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
+          ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': 'status#pending' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Stuck sagas, longest stuck first (a malformed item is reported and skipped). */
+  async function listStuckSagas(limit = 1000): Promise<SagaRecord[]> {
+    const found: SagaRecord[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const reply = await doc.send(
+        new QueryCommand({
+          TableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: 'GSI1PK = :stuck',
+          ExpressionAttributeValues: { ':stuck': STUCK_PK },
+          ScanIndexForward: true,
+          Limit: Math.min(limit - found.length, 1000),
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of reply.Items ?? []) {
+        const saga = readItem(item);
+        if (saga) found.push(saga);
+      }
+      ExclusiveStartKey = reply.LastEvaluatedKey;
+    } while (ExclusiveStartKey && found.length < limit);
+    return found;
+  }
+
+  /** How many sagas are stuck now: the figure an alarm watches (0 in a healthy system). */
+  async function countStuckSagas(): Promise<number> {
+    let total = 0;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const reply = await doc.send(
+        new QueryCommand({
+          TableName,
+          IndexName: PENDING_INDEX,
+          KeyConditionExpression: 'GSI1PK = :stuck',
+          ExpressionAttributeValues: { ':stuck': STUCK_PK },
+          Select: 'COUNT',
+          ExclusiveStartKey,
+        }),
+      );
+      total += reply.Count ?? 0;
+      ExclusiveStartKey = reply.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return total;
+  }
+
+  /** An index item as a saga, or undefined (reported) when it is malformed. */
+  function readItem(item: Record<string, unknown>): SagaRecord | undefined {
+    try {
+      return toSagaRecord(item);
+    } catch (error) {
+      if (!(error instanceof CorruptSagaError)) throw error;
+      options.onCorruptItem?.(error);
+      return undefined;
     }
   }
 
@@ -370,8 +488,9 @@ export function createSagaStore(options: SagaStoreOptions) {
         }),
       );
       for (const item of reply.Items ?? []) {
-        const saga = toSagaRecord(item);
-        if (saga.status !== 'status#pending') continue;
+        // One malformed item must not stop the recovery of every other saga.
+        const saga = readItem(item);
+        if (!saga || saga.status !== 'status#pending' || saga.stuckSince !== undefined) continue;
         if (saga.leaseUntil === undefined || saga.leaseUntil < at || saga.leaseOwner === owner) found.push(saga);
         if (found.length >= limit) break;
       }
@@ -381,16 +500,32 @@ export function createSagaStore(options: SagaStoreOptions) {
     return found;
   }
 
-  return { createSaga, getSaga, claimSaga, renewLease, recordStep, finishSaga, releaseLease, listClaimableSagas };
+  return {
+    createSaga,
+    getSaga,
+    claimSaga,
+    renewLease,
+    recordStep,
+    finishSaga,
+    markStuck,
+    resumeStuckSaga,
+    releaseLease,
+    listClaimableSagas,
+    listStuckSagas,
+    countStuckSagas,
+  };
 }
 
 export class CorruptSagaError extends Error {
   override name = 'CorruptSagaError';
+  constructor(readonly key: string, message: string) {
+    super(message);
+  }
 }
 
 /** Checks an item read from the table and turns it into a SagaRecord. */
 export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
-  const { transactionId, accountId, kind, quantity, period, status, step, withdrawalCount, attempts, leaseOwner, leaseUntil, createdAt, updatedAt } = item;
+  const { transactionId, accountId, kind, quantity, period, status, step, withdrawalCount, attempts, leaseOwner, leaseUntil, stuckSince, lastError, createdAt, updatedAt } = item;
   if (
     typeof transactionId !== 'string' ||
     typeof accountId !== 'string' ||
@@ -402,7 +537,7 @@ export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
     typeof createdAt !== 'string' ||
     typeof updatedAt !== 'string'
   ) {
-    throw new CorruptSagaError(`saga item ${String(item.PK)} is malformed`);
+    throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
   }
   return {
     transactionId,
@@ -416,6 +551,8 @@ export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
     attempts: typeof attempts === 'number' ? attempts : 0,
     ...(typeof leaseOwner === 'string' ? { leaseOwner } : {}),
     ...(typeof leaseUntil === 'number' ? { leaseUntil } : {}),
+    ...(typeof stuckSince === 'string' ? { stuckSince } : {}),
+    ...(typeof lastError === 'string' ? { lastError } : {}),
     createdAt,
     updatedAt,
   };
