@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createServiceClient, type App } from '@corebank/kit';
 import { buildBalanceApp, migrateBalance } from '@corebank/balance';
 import { buildCountApp, migrateCount } from '@corebank/count';
@@ -9,7 +9,7 @@ import { buildTransactionApi } from './api.ts';
 import { buildWorkerApp, type Worker } from './worker.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
-import { createSagaStore } from './store/saga-store.ts';
+import { accountLockKey, createSagaStore } from './store/saga-store.ts';
 import { periodOf } from './saga/period.ts';
 
 const SERVICE_TOKEN = 'worker-test-token';
@@ -221,6 +221,21 @@ describe('recovery', () => {
     expect(worker.stats().claimed).toBeGreaterThanOrEqual(1);
   });
 
+  it('skips a malformed item in the pending index and recovers the good saga behind it', async () => {
+    const corruptTables = { ...tables, mainTable: `${prefix}-main-corrupt` };
+    await ensureTables(dynamo.client, corruptTables);
+    const store = createSagaStore({ doc: dynamo.doc, mainTable: corruptTables.mainTable });
+    // The oldest item of the index, so every poll meets it first.
+    await dynamo.doc.send(new PutCommand({ TableName: corruptTables.mainTable, Item: { PK: 'tx#corrupt', SK: 'saga', GSI1PK: 'pending', GSI1SK: '2000-01-01T00:00:00.000Z', quantity: 'lots' } }));
+    const created = await store.createSaga({ transactionId: crypto.randomUUID(), accountId: 'w-behind-corrupt', kind: 'deposit', quantity: 31 });
+    if (created.outcome !== 'created') throw new Error(created.outcome);
+    await startWorker({ ...corruptTables, pollMs: 50 }); // no nudge: only recovery polling can find it
+    await waitFor('the good saga to be recovered', async () => {
+      if ((await store.getSaga(created.saga.transactionId))?.status !== 'status#success') throw new Error('pending');
+    }, 10_000, 20);
+    expect(await balanceOf('w-behind-corrupt')).toBe(31);
+  });
+
   it('claims nothing while the region is closed, and runs the backlog once it opens', async () => {
     // Its own tables: the other tests' workers (region open) must not see this saga.
     const closedTables = { ...tables, mainTable: `${prefix}-main-closed`, paramTable: `${prefix}-param-closed` };
@@ -248,7 +263,61 @@ describe('recovery', () => {
   });
 });
 
+describe('a compensation meeting a permanent refusal', () => {
+  it('403 after a token change: the saga is stuck with its lock held, listed with the error, and resumable once fixed', async () => {
+    const stuckTables = { ...tables, mainTable: `${prefix}-main-stuck` };
+    await ensureTables(dynamo.client, stuckTables);
+    const store = createSagaStore({ doc: dynamo.doc, mainTable: stuckTables.mainTable });
+    // This worker's token is not the one balance and count accept: every step answers 403.
+    const rotated = 'rotated-token';
+    const { worker, url } = await startWorker({ ...stuckTables, serviceToken: rotated, pollMs: 60_000, compensationRetryBudgetMs: 800, retryBaseDelayMs: 20, compensationRetryMaxDelayMs: 100 });
+    const api = buildTransactionApi({ ...stuckTables, dynamo, workerUrl: url, serviceToken: rotated, logger: false });
+    apps.push(api);
+    const account = 'w-stuck';
+    const id = await start(api, 'deposit', account, 250);
+    await waitFor('the saga to be marked stuck', async () => {
+      if ((await store.getSaga(id))?.stuckSince === undefined) throw new Error('not stuck yet');
+    }, 15_000, 25);
+    const saga = await store.getSaga(id);
+    expect(saga).toMatchObject({ status: 'status#pending', step: 'deposit_balance_comp' });
+    expect(saga?.lastError).toMatch(/403/);
+    expect(worker.stats().markedStuck).toBe(1);
+
+    // Publicly it is still pending; the account stays locked, so no money moves.
+    const poll = await api.inject({ method: 'GET', url: `/transaction/${id}`, headers: { x_account_id: account } });
+    expect(poll.json().status).toBe('status#pending');
+    for (const kind of ['deposit', 'withdraw'] as const) {
+      const refused = await api.inject({ method: 'POST', url: `/transaction/${kind}`, payload: { quantity: 1 }, headers: { x_account_id: account } });
+      expect(refused.statusCode).toBe(429);
+    }
+    const { Item: lock } = await dynamo.doc.send(new GetCommand({ TableName: stuckTables.mainTable, Key: accountLockKey(account), ConsistentRead: true }));
+    expect(lock?.transactionId).toBe(id);
+    expect(await balanceOf(account)).toBe(0);
+
+    // Operators see it, and the count a metric reads.
+    expect((await store.listStuckSagas()).map((stuck) => stuck.transactionId)).toEqual([id]);
+    const stats = await fetch(`${url}/worker/stats`).then((reply) => reply.json());
+    expect(stats).toMatchObject({ markedStuck: 1, stuckSagas: 1 });
+
+    // The token fixed, an operator resumes it: the compensation runs and the lock is released.
+    expect(await store.resumeStuckSaga(id)).toBe(true);
+    await startWorker({ ...stuckTables, pollMs: 50 });
+    await waitFor('the resumed saga to roll back', async () => {
+      if ((await store.getSaga(id))?.status !== 'status#success_rollback') throw new Error('pending');
+    }, 10_000, 25);
+    expect(await store.countStuckSagas()).toBe(0);
+    expect(await start(api, 'deposit', account, 5)).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
 describe('two workers on one table', () => {
+  it('get distinct ids even when given the same WORKER_ID', async () => {
+    const [a, b] = await Promise.all([startWorker({ workerId: 'same-id', pollMs: 60_000 }), startWorker({ workerId: 'same-id', pollMs: 60_000 })]);
+    expect(a.worker.workerId).toMatch(/^same-id-[0-9a-f]{8}$/);
+    expect(b.worker.workerId).toMatch(/^same-id-[0-9a-f]{8}$/);
+    expect(a.worker.workerId).not.toBe(b.worker.workerId);
+  });
+
   it('never run a saga twice: each saga claimed once, balances equal the successful sagas', async () => {
     // Its own main table, so that only these two workers see its sagas.
     const twinTables = { ...tables, mainTable: `${prefix}-main-twins` };
