@@ -29,6 +29,10 @@ export interface Backends {
   countOf(account: string, period?: string): Promise<number>;
   /** A direct internal call to balance or count, as the worker makes it. */
   internalPut(service: 'balance' | 'count', path: string, account: string, body: unknown): Promise<number>;
+  /** Stops the balance service's server: its port refuses connections until `startBalance`. */
+  stopBalance(): Promise<void>;
+  /** Starts the balance service again on the same port and database. */
+  startBalance(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,9 +42,11 @@ export async function startBackends(name: string): Promise<Backends> {
   const tables = { region: 'ap-northeast-1', mainTable: `${prefix}-main`, paramTable: `${prefix}-param` };
   const [balanceDb, countDb] = await Promise.all([freshDatabase(`${name.replace(/-/g, '_')}_balance`), freshDatabase(`${name.replace(/-/g, '_')}_count`), ensureTables(dynamo.client, tables)]);
   await Promise.all([migrateBalance(balanceDb), migrateCount(countDb), putStopFlag(dynamo.doc, tables.paramTable, 'false')]);
-  const balanceApp = buildBalanceApp({ databaseUrl: balanceDb, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+  const buildBalance = () => buildBalanceApp({ databaseUrl: balanceDb, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+  let balanceApp: App | undefined = buildBalance();
   const countApp = buildCountApp({ databaseUrl: countDb, serviceToken: TEST_SERVICE_TOKEN, logger: false });
   const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balanceApp), listenOnFreePort(countApp)]);
+  const balancePort = Number(new URL(balanceUrl).port);
   const balance = createServiceClient({ baseUrl: balanceUrl, serviceToken: TEST_SERVICE_TOKEN });
   const count = createServiceClient({ baseUrl: countUrl, serviceToken: TEST_SERVICE_TOKEN });
   return {
@@ -52,9 +58,18 @@ export async function startBackends(name: string): Promise<Backends> {
     balanceOf: async (account) => (await balance.get<{ balance: number }>('/balance', { X_ACCOUNT_ID: account })).body.balance,
     countOf: async (account, period = periodOf(new Date())) => (await count.get<{ count: number }>(`/count/${account}/${period}`)).body.count,
     internalPut: async (service, path, account, body) => (await (service === 'balance' ? balance : count).put(path, body, { X_ACCOUNT_ID: account })).status,
+    stopBalance: async () => {
+      await balanceApp?.close();
+      balanceApp = undefined;
+    },
+    startBalance: async () => {
+      if (balanceApp) return;
+      balanceApp = buildBalance();
+      await balanceApp.listen({ port: balancePort, host: '127.0.0.1' });
+    },
     close: async () => {
       await Promise.all([balance.close(), count.close()]);
-      await Promise.all([balanceApp.close(), countApp.close()]);
+      await Promise.all([balanceApp?.close(), countApp.close()]);
       dynamo.destroy();
     },
   };
