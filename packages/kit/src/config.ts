@@ -77,6 +77,28 @@ export function databaseUrlFor(service: 'balance' | 'count', env: Env = process.
   return url.toString();
 }
 
+/** PostgreSQL pool timeouts (ms): PG_CONNECTION_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, PG_QUERY_TIMEOUT_MS, PG_IDLE_TIMEOUT_MS. */
+export function postgresPoolTimeouts(env: Env = process.env): {
+  connectionTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  queryTimeoutMs?: number;
+  idleTimeoutMs?: number;
+} {
+  const read = (name: string) => {
+    if (envOptional(name, env) === undefined) return undefined;
+    const value = envInt(name, undefined, env);
+    if (value <= 0) throw new ConfigError(`environment variable ${name} must be positive, got ${value}`);
+    return value;
+  };
+  const settings = {
+    connectionTimeoutMs: read('PG_CONNECTION_TIMEOUT_MS'),
+    statementTimeoutMs: read('PG_STATEMENT_TIMEOUT_MS'),
+    queryTimeoutMs: read('PG_QUERY_TIMEOUT_MS'),
+    idleTimeoutMs: read('PG_IDLE_TIMEOUT_MS'),
+  };
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+}
+
 /**
  * The URL of a service's database on a server of the user's (DATABASE_URL or
  * `<SERVICE>_DATABASE_URL` set), or undefined when the local system's embedded one serves it.

@@ -1,18 +1,19 @@
-import { databaseUrlFor, envString, listenSettings } from './config.ts';
+import { databaseUrlFor, envString, listenSettings, postgresPoolTimeouts } from './config.ts';
 import { createService, runService, type App } from './http.ts';
 import { createPool, type Pool } from './postgres.ts';
 
 /**
- * A service that owns one PostgreSQL database: its pool, a GET /health that pings the
- * database, and the pool closed with the app.
+ * A service that owns one PostgreSQL database: its pool (timeouts from the environment,
+ * errors logged through the service's logger), a GET /health that pings the database, and
+ * the pool closed with the app.
  */
 export function createPostgresService(options: { name: string; databaseUrl: string; logger?: boolean }): { app: App; pool: Pool } {
-  const pool = createPool(options.databaseUrl);
   const app = createService({
     name: options.name,
     health: async () => void (await pool.query('SELECT 1')),
     ...(options.logger === false ? { logger: false } : {}),
   });
+  const pool = createPool(options.databaseUrl, { ...postgresPoolTimeouts(), log: app.log });
   app.addHook('onClose', () => pool.end());
   return { app, pool };
 }

@@ -12,10 +12,46 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => {
 
 export type Pool = pg.Pool;
 
-export function createPool(databaseUrl: string, max = 20): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, idleTimeoutMillis: 30_000 });
-  // An idle client losing its connection (server restart, failover) must not crash the service.
-  pool.on('error', () => {});
+/** Where a pool reports errors: the service's pino logger (any object with pino's `error`). */
+export interface PoolErrorLog {
+  error(details: object, message: string): void;
+}
+
+export interface PoolSettings {
+  max?: number;
+  /** Give up opening a connection after this long (a server mid-failover may never answer). */
+  connectionTimeoutMs?: number;
+  /** Server side: PostgreSQL cancels a statement running longer (statement_timeout). */
+  statementTimeoutMs?: number;
+  /** Client side: the call fails after this long even if the server never answers (a dead socket). */
+  queryTimeoutMs?: number;
+  /** Close a connection idle this long, so that stale ones to an old primary do not linger. */
+  idleTimeoutMs?: number;
+  log?: PoolErrorLog;
+}
+
+export const DEFAULT_PG_CONNECTION_TIMEOUT_MS = 5000;
+export const DEFAULT_PG_STATEMENT_TIMEOUT_MS = 10_000;
+export const DEFAULT_PG_QUERY_TIMEOUT_MS = 15_000;
+export const DEFAULT_PG_IDLE_TIMEOUT_MS = 30_000;
+
+const consoleLog: PoolErrorLog = { error: (details, message) => console.error(message, details) };
+
+export function createPool(databaseUrl: string, settings: PoolSettings = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: settings.max ?? 20,
+    connectionTimeoutMillis: settings.connectionTimeoutMs ?? DEFAULT_PG_CONNECTION_TIMEOUT_MS,
+    statement_timeout: settings.statementTimeoutMs ?? DEFAULT_PG_STATEMENT_TIMEOUT_MS,
+    query_timeout: settings.queryTimeoutMs ?? DEFAULT_PG_QUERY_TIMEOUT_MS,
+    idleTimeoutMillis: settings.idleTimeoutMs ?? DEFAULT_PG_IDLE_TIMEOUT_MS,
+    // Detects a connection whose server vanished (failover) without waiting for the OS default.
+    keepAlive: true,
+  });
+  // An idle client losing its connection (server restart, failover) must not crash the
+  // service, but it must be seen: the pool replaces the client on the next checkout.
+  const log = settings.log ?? consoleLog;
+  pool.on('error', (error) => log.error({ err: error }, 'PostgreSQL pool: an idle connection failed'));
   return pool;
 }
 

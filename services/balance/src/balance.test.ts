@@ -136,7 +136,7 @@ describe('balance service', () => {
 
   it('refuses a deposit that would take the balance past 2^53 - 1, without recording it', async () => {
     const id = account();
-    const pool = createPool(databaseUrl, 1);
+    const pool = createPool(databaseUrl, { max: 1 });
     try {
       // A balance near the limit, with the ledger row that explains it (the ledger must add up).
       const nearLimit = Number.MAX_SAFE_INTEGER - 10;
@@ -203,7 +203,7 @@ describe('balance service', () => {
   });
 
   it('keeps the ledger consistent with the balances', async () => {
-    const pool = createPool(databaseUrl, 2);
+    const pool = createPool(databaseUrl, { max: 2 });
     try {
       const { rows } = await pool.query<{ account_id: string; balance: number; net: number }>(`
         SELECT a.account_id, a.balance,
