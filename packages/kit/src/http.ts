@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { logSettings } from './config.ts';
+import { envInt, logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 
 const buildFastify = (options: FastifyServerOptions) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
@@ -29,7 +29,18 @@ export function createService(options: ServiceOptions): App {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // On close, idle keep-alive sockets go at once; requests in flight finish (runService bounds the wait).
+    forceCloseConnections: 'idle',
+  });
+
+  // A request that was in flight when the app began closing is answered with
+  // `connection: close`, so that its keep-alive socket does not hold the close open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -78,24 +89,61 @@ export interface RunOptions {
   host?: string;
   /** Called after the server stops accepting requests, to release pools and workers. */
   onShutdown?: () => Promise<void>;
+  /**
+   * How long a stop waits for requests in flight (and the app's close hooks) before it cuts
+   * the remaining connections; SHUTDOWN_DRAIN_MS, 20 s by default (inside ECS's 30 s stopTimeout,
+   * and longer than the worker's own 10 s grace for its sagas).
+   */
+  drainTimeoutMs?: number;
 }
 
-/** Listens, then closes cleanly on SIGTERM or SIGINT (as ECS and Ctrl-C send them). */
+export const DEFAULT_SHUTDOWN_DRAIN_MS = 20_000;
+/** After the connections were cut, how long close may still take before the process exits. */
+const FORCED_EXIT_AFTER_MS = 2000;
+
+/**
+ * Listens, then closes on SIGTERM or SIGINT (as ECS and Ctrl-C send them): it stops
+ * accepting connections, closes idle ones, lets requests in flight finish and be answered
+ * (a POST whose saga was written gets its 200), and after `drainTimeoutMs` cuts what is left.
+ */
 export async function runService(app: App, options: RunOptions): Promise<void> {
+  const drainTimeoutMs = options.drainTimeoutMs ?? envInt('SHUTDOWN_DRAIN_MS', DEFAULT_SHUTDOWN_DRAIN_MS);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
+    app.log.info({ signal, drainTimeoutMs }, 'shutting down: draining requests in flight');
     try {
-      await app.close();
+      const closed = app.close().then(() => 'closed' as const);
+      if ((await within(closed, drainTimeoutMs)) !== 'closed') {
+        app.log.warn({ drainTimeoutMs }, 'requests still in flight after the drain timeout; closing their connections');
+        process.exitCode = 1;
+        app.server.closeAllConnections();
+        if ((await within(closed, FORCED_EXIT_AFTER_MS)) !== 'closed') {
+          app.log.error('shutdown did not complete; exiting');
+          process.exit(1);
+        }
+      }
       await options.onShutdown?.();
     } catch (error) {
       app.log.error({ err: error }, 'error during shutdown');
       process.exitCode = 1;
     }
+    // Whatever is still scheduled (a cut request's handler, say) must not keep the process up.
+    setTimeout(() => process.exit(), FORCED_EXIT_AFTER_MS).unref();
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+}
+
+/** The promise's value, or 'timeout' once `ms` have passed. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
