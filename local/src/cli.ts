@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { envOptional, externalDatabaseUrl } from '@corebank/kit';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
+import { createDynamoClients, createSagaStore, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { registerLoadCommand } from '@corebank/client';
 import { startLocalSystem } from './system.ts';
 import { JavaMissingError } from './dynamodb-local.ts';
@@ -138,6 +138,38 @@ param
     await withDynamo(region.name, async ({ doc }) => {
       const value = await getStopFlag(doc, paramTableOf(region.name));
       console.log(value === undefined ? `${region.name}: stopFlag is not set` : `${region.name}: stopFlag = "${value}"`);
+    });
+  });
+
+program
+  .command('sagas')
+  .description('list sagas an operator must look at: --stuck lists those whose compensation exhausted its budget (their account stays locked)')
+  .option('--stuck', 'list stuck sagas with account, transactionId, step, last error and since when')
+  .option('--json', 'print JSON instead of a table')
+  .option('--resume <transactionId>', 'put a stuck saga back for the workers (once its cause is fixed): its compensation runs again')
+  .action(async (options: { stuck?: boolean; json?: boolean; resume?: string }) => {
+    if (!options.stuck && !options.resume) fail('say what to list: corebank sagas --stuck [--json], or --resume <transactionId>');
+    // The main table is global: any region's endpoint sees every saga.
+    await withDynamo(TOKYO.name, async ({ doc }) => {
+      const store = createSagaStore({ doc, mainTable: envOptional('MAIN_TABLE') ?? MAIN_TABLE });
+      if (options.resume) {
+        const resumed = await store.resumeStuckSaga(options.resume);
+        if (!resumed) fail(`saga ${options.resume} is not stuck`);
+        console.log(`saga ${options.resume} resumed: a worker picks it up at its next poll`);
+        return;
+      }
+      const stuck = (await store.listStuckSagas()).map((saga) => ({
+        accountId: saga.accountId,
+        transactionId: saga.transactionId,
+        kind: saga.kind,
+        step: saga.step,
+        lastError: saga.lastError ?? '',
+        stuckSince: saga.stuckSince ?? '',
+      }));
+      if (options.json) return console.log(JSON.stringify(stuck, null, 2));
+      if (stuck.length === 0) return console.log('no stuck sagas');
+      console.log(['account', 'transactionId', 'step', 'since', 'last error'].join('\t'));
+      for (const saga of stuck) console.log([saga.accountId, saga.transactionId, saga.step, saga.stuckSince, saga.lastError].join('\t'));
     });
   });
 
