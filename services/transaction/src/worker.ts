@@ -466,7 +466,7 @@ export interface WorkerAppOptions extends Omit<WorkerOptions, 'logger'> {
 /**
  * The worker process's HTTP face: GET /health (503 once stopping), the nudge endpoint and
  * GET /worker/stats. The worker starts polling when the app is ready and stops (gracefully)
- * when the app closes.
+ * as soon as the app begins to close.
  */
 export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: Worker } {
   let worker: Worker | undefined;
@@ -482,6 +482,8 @@ export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: W
   registerWorkerRoutes(app, worker, options.serviceToken);
   const started = worker;
   app.addHook('onReady', async () => started.start());
-  app.addHook('onClose', async () => started.stop());
+  // Before the server waits for requests in flight: held nudges then get their answer at the
+  // next step boundary instead of keeping the worker driving sagas during the drain.
+  app.addHook('preClose', async () => started.stop());
   return { app, worker: started };
 }
