@@ -452,7 +452,6 @@ class Server {
   async initialise(): Promise<void> {
     const bootstrap = await startEmbeddedPostgres({ dataDir: this.spec.dataDir, port: this.spec.port, log: (line) => this.record(line) });
     await bootstrap.stop();
-    appendFileSync(join(this.spec.dataDir, 'postgresql.conf'), `\ninclude_if_exists = '${SETTINGS_FILE}'\n`);
     const hba = join(this.spec.dataDir, 'pg_hba.conf');
     if (!/^host\s+replication\s+all\s+127\.0\.0\.1\/32/m.test(readFileSync(hba, 'utf8'))) appendFileSync(hba, 'host replication all 127.0.0.1/32 password\n');
     this.writeSettings(null);
@@ -493,6 +492,9 @@ class Server {
       ...(primary ? [`primary_conninfo = ${quote(conninfo(primary))}`, `primary_slot_name = ${quote(slotName(this.spec.name))}`, "recovery_target_timeline = 'latest'"] : []),
     ];
     writeFileSync(join(this.spec.dataDir, SETTINGS_FILE), `${settings.join('\n')}\n`);
+    const mainConfig = join(this.spec.dataDir, 'postgresql.conf');
+    const include = `include_if_exists = '${SETTINGS_FILE}'`;
+    if (!readFileSync(mainConfig, 'utf8').includes(include)) appendFileSync(mainConfig, `\n${include}\n`);
     chownToServerUser(this.spec.dataDir);
   }
 
@@ -733,6 +735,16 @@ function chownToServerUser(dataDir: string): void {
 
 /** Direct children of `pid` (the postmaster's backends and auxiliary processes each lead their own process group). */
 function childProcesses(pid: number): number[] {
+  if (!existsSync('/proc')) {
+    const listed = (() => {
+      try {
+        return execFileSync('pgrep', ['-P', String(pid)]).toString();
+      } catch {
+        return ''; // pgrep exits 1 when there is none
+      }
+    })();
+    return listed.split('\n').filter(Boolean).map(Number);
+  }
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -748,6 +760,14 @@ function childProcesses(pid: number): number[] {
 }
 
 function isAlive(pid: number): boolean {
+  if (!existsSync('/proc')) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
