@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,5 +209,15 @@ describe('global database (primary + streaming hot standby)', () => {
       database = undefined;
     }
     expect(serverProcesses()).toEqual([]);
+  });
+
+  it('copies the standby again when the last copy was interrupted', async () => {
+    // What a crash in the middle of a copy leaves: the copy's marker, and no standby.signal yet.
+    rmSync(join(nodes[1].dataDir, 'standby.signal'));
+    writeFileSync(join(nodes[1].dataDir, 'corebank-copy-in-progress'), '');
+    database = await startGlobalDatabase({ nodes });
+    expect(database.startReport).toMatchObject({ topology: 'resumed', primary: nodes[0].name, standbyMethod: 'fresh-copy' });
+    expect((await presentIds(nodes[1].name)).has(5)).toBe(true);
+    await expectWriteRefused(nodes[1].name);
   });
 });

@@ -115,6 +115,7 @@ const CREDENTIALS = new URL(embeddedPostgresUrl(0, 'postgres'));
 const USER = decodeURIComponent(CREDENTIALS.username);
 const PASSWORD = decodeURIComponent(CREDENTIALS.password);
 const SETTINGS_FILE = 'corebank-replication.conf';
+const COPY_IN_PROGRESS = 'corebank-copy-in-progress';
 const READY_TIMEOUT_MS = 60_000;
 const FOLLOW_TIMEOUT_MS = 15_000;
 /** Startup-process and walsender messages that say this node's WAL has gone past the primary's fork point. */
@@ -161,7 +162,7 @@ export async function startGlobalDatabase(options: { nodes: [GlobalDatabaseNodeS
       await a.initialise();
       timings.lap('initialisePrimary');
     }
-    const candidates = [a, b].filter((each) => each.initialised() && !each.isStandbyInFolder());
+    const candidates = [a, b].filter((each) => each.initialised() && !each.isStandbyInFolder() && !existsSync(join(each.spec.dataDir, COPY_IN_PROGRESS)));
     if (candidates.length === 0) throw new Error(`neither ${first.dataDir} nor ${second.dataDir} holds a primary (both are standbys or missing)`);
     if (candidates.length > 1) throw new Error(`both ${first.dataDir} and ${second.dataDir} are primaries; a failover marks the lost one as standby, so one of them was changed by hand`);
     const primary = candidates[0]!;
@@ -176,11 +177,15 @@ export async function startGlobalDatabase(options: { nodes: [GlobalDatabaseNodeS
   /** Starts `standby` following `primary`: as it is when its WAL can follow, else from a fresh copy. */
   async function bringUpStandby(standby: Server, primary: Server, timings: Stopwatch): Promise<{ method: RejoinMethod; walEndBeforeCopy: bigint | null }> {
     let walEndBeforeCopy: bigint | null = null;
-    if (standby.initialised()) {
+    if (standby.initialised() && !existsSync(join(standby.spec.dataDir, COPY_IN_PROGRESS))) {
       standby.configureAsStandbyOf(primary.spec);
       const logMark = standby.logMark();
-      // A server that does not start at all is reported as is: its folder is not thrown away for that.
-      await standby.start();
+      try {
+        await standby.start();
+      } catch (error) {
+        // A server that does not start is reported as is, its folder kept, unless it says its timeline cannot follow.
+        if (!standby.logSince(logMark).some((line) => DIVERGED.test(line))) throw error;
+      }
       timings.lap('startStandby');
       try {
         await waitUntilFollowing(standby, primary, logMark);
@@ -243,12 +248,16 @@ export async function startGlobalDatabase(options: { nodes: [GlobalDatabaseNodeS
       await client.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
       await client.query('SELECT pg_backup_start($1, true)', [`corebank standby ${target.spec.name}`]);
       rmSync(target.spec.dataDir, { recursive: true, force: true });
+      mkdirSync(target.spec.dataDir, { recursive: true, mode: 0o700 });
+      // Until the copy is complete, a start (after a crash of this process) copies again.
+      writeFileSync(join(target.spec.dataDir, COPY_IN_PROGRESS), '');
       copyDataFolder(primary.spec.dataDir, target.spec.dataDir);
       const stopped = await client.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)');
       const files = stopped.rows[0]!;
       writeFileSync(join(target.spec.dataDir, 'backup_label'), files.labelfile);
       if (files.spcmapfile) writeFileSync(join(target.spec.dataDir, 'tablespace_map'), files.spcmapfile);
       target.configureAsStandbyOf(primary.spec);
+      rmSync(join(target.spec.dataDir, COPY_IN_PROGRESS));
     } finally {
       await client.end();
     }
@@ -615,7 +624,7 @@ class Server {
 }
 
 /** Files a low-level backup must not copy (PostgreSQL's documented list); the directories themselves are kept. */
-const SKIPPED_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'backup_label.old', 'tablespace_map', 'standby.signal', 'recovery.signal', 'pg_internal.init']);
+const SKIPPED_FILES = new Set([COPY_IN_PROGRESS, 'postmaster.pid', 'postmaster.opts', 'backup_label', 'backup_label.old', 'tablespace_map', 'standby.signal', 'recovery.signal', 'pg_internal.init']);
 const EMPTIED_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
 
 function copyDataFolder(source: string, target: string): void {
