@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { RequestTimeoutError, type HttpResponse, type HttpTransport } from './http-transport.ts';
 
 /** Request names as they appear in the statistics (all polls share one name, as in the Locust file). */
@@ -34,6 +34,12 @@ export interface ScenarioSettings {
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/** Header the API deduplicates POSTs on: a repeat with the same key answers the same transactionId. */
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/** A POST that got no answer, or a server error, may or may not have taken effect: it is sent once more, with the same key. */
+const isWorthRetrying = (outcome: Outcome) => outcome.kind === 'failed' && (outcome.response === undefined || outcome.response.status >= 500);
 
 /** Splits a host such as `http://api.example.com/prefix/` into origin and base path. */
 export function parseHost(host: string): { origin: string; basePath: string } {
@@ -110,11 +116,15 @@ export class VirtualUser {
     const requestName = kind === 'deposit' ? DEPOSIT_NAME : WITHDRAW_NAME;
     const sagaName = kind === 'deposit' ? SAGA_DEPOSIT_NAME : SAGA_WITHDRAW_NAME;
     const startedAt = performance.now();
-    const posted = await this.call('POST', requestName, `/transaction/${kind}`, accountId, JSON.stringify({ quantity }), closeConnection, (response) => {
+    // One key per saga, as a bank's careful client does: its retry cannot move the money twice.
+    const idempotencyKey = randomUUID();
+    const post = () => this.call('POST', requestName, `/transaction/${kind}`, accountId, JSON.stringify({ quantity }), closeConnection, (response) => {
       if (response.status !== 200) return describeHttpFailure(response);
       const transactionId = parseJson(response.body)?.transactionId;
       return typeof transactionId === 'string' && transactionId ? undefined : 'Unexpected response: no transactionId';
-    });
+    }, idempotencyKey);
+    let posted = await post();
+    if (isWorthRetrying(posted) && !this.stopped) posted = await post();
     if (posted.kind === 'stopped') return false;
     if (posted.kind === 'failed') {
       this.recorder.logSagaAbandoned(sagaName);
@@ -155,11 +165,13 @@ export class VirtualUser {
     body: string | undefined,
     closeConnection: boolean,
     judge: (response: HttpResponse) => string | undefined,
+    idempotencyKey?: string,
   ): Promise<Outcome> {
     const settings = this.settings();
     if (this.parsedHost?.host !== settings.host) this.parsedHost = { host: settings.host, ...parseHost(settings.host) };
     const headers: Record<string, string> = { X_ACCOUNT_ID: accountId };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = idempotencyKey;
     const startedAt = performance.now();
     try {
       const response = await this.transport.send({
