@@ -67,3 +67,37 @@ describe('the load client\'s POSTs', () => {
     expect(runner.stats().completedSagas).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('a saga\'s latency', () => {
+  let runner: LoadRunner | undefined;
+  let server: Server | undefined;
+  afterEach(async () => {
+    await runner?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it('ends where the server says the saga ended, not at the poll that saw it', async () => {
+    // Every saga "ends" 30 ms after its POST arrived; the client looks only 300 ms later.
+    const endedAt = new Map<string, string>();
+    server = createServer((request, response) => {
+      request.resume();
+      if (request.method === 'POST') {
+        const transactionId = randomUUID();
+        endedAt.set(transactionId, new Date(Date.now() + 30).toISOString());
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ transactionId }));
+        return;
+      }
+      const transactionId = request.url!.split('/').at(-1)!;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'status#success', updatedAt: endedAt.get(transactionId) }));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    runner = createLoadRunner({ host: `http://127.0.0.1:${(server.address() as { port: number }).port}`, users: 1, spawnRate: 1, pollIntervalMs: 300 });
+    runner.start();
+    await waitFor('three sagas', async () => {
+      if (runner!.stats().completedSagas < 3) throw new Error('not yet');
+    }, 10_000, 20);
+    const { p50Ms, maxMs } = runner.stats().sagaLatency;
+    expect(p50Ms).toBeGreaterThanOrEqual(30);
+    expect(maxMs).toBeLessThan(100);
+  });
+});
