@@ -88,7 +88,10 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
 type Measurement = Awaited<ReturnType<typeof measureSagas>>;
 
 async function measureSagas(host: string, users: number, pollIntervalMs: number) {
-  const runner = createLoadRunner({ host, users, spawnRate: users, pollIntervalMs, timeoutMs: 3000 });
+  // Users start spread over one poll interval, as independent users would be, not in lockstep
+  // (all at once, they would post together every 0.5 s and queue behind each other).
+  const spawnRate = (users * 1000) / Math.max(pollIntervalMs, 50);
+  const runner = createLoadRunner({ host, users, spawnRate, pollIntervalMs, timeoutMs: 3000 });
   runner.start();
   await sleep(WARM_UP_MS); // connections, JIT, caches
   runner.resetStats();
