@@ -1,10 +1,5 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../local/src/postgres.ts';
-import { startDynamoDbLocal } from '../local/src/dynamodb-local.ts';
-import { freePort } from '../local/src/ports.ts';
+import { startTestServers } from './servers.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,17 +12,8 @@ declare module 'vitest' {
 
 /** Starts one PostgreSQL and one DynamoDB Local for the whole run, and stops them after. */
 export default async function setup(project: TestProject) {
-  const runDir = mkdtempSync(join(tmpdir(), 'corebank-test-'));
-  chmodSync(runDir, 0o755); // the server runs as the postgres user when tests run as root
-  const dataDir = join(runDir, 'postgres');
-  const [postgres, dynamodb] = await Promise.all([
-    startEmbeddedPostgres({ dataDir, port: await freePort(), persistent: false }),
-    startDynamoDbLocal({ port: await freePort() }),
-  ]);
-  project.provide('postgresAdminUrl', postgres.url('postgres'));
-  project.provide('dynamodbEndpoint', dynamodb.endpoint);
-  return async () => {
-    await Promise.all([postgres.stop(), dynamodb.stop()]);
-    rmSync(runDir, { recursive: true, force: true });
-  };
+  const servers = await startTestServers();
+  project.provide('postgresAdminUrl', servers.postgresAdminUrl);
+  project.provide('dynamodbEndpoint', servers.dynamodbEndpoint);
+  return () => servers.stop();
 }

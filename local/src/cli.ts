@@ -8,7 +8,7 @@ import { createDynamoClients, createSagaStore, ensureTables, getStopFlag, putSto
 import { registerLoadCommand } from '@corebank/client';
 import { startLocalSystem } from './system.ts';
 import { JavaMissingError } from './dynamodb-local.ts';
-import { embeddedPostgresUrl } from './postgres.ts';
+import { embeddedPostgresUrl, PostgresStartError, relocatedDataDirOf } from './postgres.ts';
 import { DYNAMODB_LOCAL_PORT, EMBEDDED_POSTGRES_PORT, LOCAL_REGIONS, MAIN_TABLE, paramTableOf, regionNamed, TOKYO } from './regions.ts';
 import { REPO_ROOT } from './processes.ts';
 
@@ -32,11 +32,28 @@ program
     const running = runningPid();
     if (running) fail(`corebank is already running (pid ${running}); stop it first`);
     const started = Date.now();
+    // Ctrl-C while starting aborts the start, which stops whatever has started so far.
+    const starting = new AbortController();
+    const abortStart = () => {
+      console.log('\ninterrupted: stopping what has started ...');
+      starting.abort(new Error('interrupted'));
+    };
+    process.once('SIGINT', abortStart);
+    process.once('SIGTERM', abortStart);
     const system = await startLocalSystem({
       dataDir: dataDir(),
       ...(options.loadUi ? {} : { loadUiPort: null }),
       progress: (line) => console.log(`  ${line}`),
-    }).catch((error: unknown) => fail(error instanceof JavaMissingError ? error.message : `start failed: ${(error as Error).message}`));
+      signal: starting.signal,
+    }).catch((error: unknown) => {
+      if (starting.signal.aborted) {
+        console.log('stopped.');
+        process.exit(130);
+      }
+      return fail(error instanceof JavaMissingError || error instanceof PostgresStartError ? error.message : `start failed: ${(error as Error).message}`);
+    });
+    process.off('SIGINT', abortStart);
+    process.off('SIGTERM', abortStart);
     writeFileSync(pidFile(), String(process.pid));
 
     console.log(`\ncorebank is running (${((Date.now() - started) / 1000).toFixed(1)} s). Data: ${dataDir()}\n`);
@@ -79,7 +96,11 @@ program
     const running = runningPid();
     if (running) fail(`corebank is running (pid ${running}); stop it before reset`);
     rmSync(dataDir(), { recursive: true, force: true });
-    console.log(`removed ${dataDir()}`);
+    // As root in a folder the postgres user cannot reach, PostgreSQL's data lived there instead.
+    const relocated = relocatedDataDirOf(resolve(dataDir(), 'postgres'));
+    const hadRelocated = existsSync(relocated);
+    rmSync(relocated, { recursive: true, force: true });
+    console.log(`removed ${dataDir()}${hadRelocated ? ` and ${relocated}` : ''}`);
   });
 
 program

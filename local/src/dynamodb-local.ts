@@ -6,6 +6,8 @@ import { waitFor } from './ports.ts';
 
 export interface DynamoDbLocalHandle {
   endpoint: string;
+  /** The JVM's process id (tests check that it is gone after a stop). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -14,6 +16,8 @@ export function dynamoDbLocalDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
 }
+
+class StartFailed extends Error {}
 
 export class JavaMissingError extends Error {
   override name = 'JavaMissingError';
@@ -27,7 +31,7 @@ export class JavaMissingError extends Error {
  * see the same tables, which is how the global main table is modelled locally; each
  * region's param table has its own name.
  */
-export async function startDynamoDbLocal(options: { port: number; dataDir?: string; log?: (line: string) => void }): Promise<DynamoDbLocalHandle> {
+export async function startDynamoDbLocal(options: { port: number; dataDir?: string; log?: (line: string) => void; signal?: AbortSignal }): Promise<DynamoDbLocalHandle> {
   if (spawnSync('java', ['-version']).error) throw new JavaMissingError();
   const dir = dynamoDbLocalDir();
   const storage = options.dataDir ? (mkdirSync(options.dataDir, { recursive: true }), ['-dbPath', options.dataDir]) : ['-inMemory'];
@@ -39,33 +43,46 @@ export async function startDynamoDbLocal(options: { port: number; dataDir?: stri
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log = options.log ?? (() => {});
-  child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  // A JVM whose port is taken logs the BindException and lives on: that is a failed start.
+  let portTaken = false;
+  const onOutput = (chunk: Buffer) => {
+    const text = chunk.toString();
+    log(text);
+    if (text.includes('Address already in use')) portTaken = true;
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const endpoint = `http://127.0.0.1:${options.port}`;
   let exitCode: number | null = null;
   child.once('exit', (code) => (exitCode = code ?? -1));
-  await waitFor(`DynamoDB Local on ${endpoint}`, async () => {
-    if (exitCode !== null) throw new Error(`DynamoDB Local exited with ${exitCode}`);
-    const response = await fetch(endpoint, {
-      method: 'POST',
-      headers: {
-        'x-amz-target': 'DynamoDB_20120810.ListTables',
-        'content-type': 'application/x-amz-json-1.0',
-        authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/ap-northeast-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-      },
-      body: '{}',
-    });
-    if (!response.ok) throw new Error(`status ${response.status}`);
-  });
-  return {
-    endpoint,
-    stop: async () => {
-      if (exitCode !== null) return;
-      child.kill('SIGTERM');
-      const late = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(late);
-    },
+  const stop = async () => {
+    if (exitCode !== null) return;
+    child.kill('SIGTERM');
+    const late = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(late);
   };
+  try {
+    await waitFor(`DynamoDB Local on ${endpoint}`, async () => {
+      if (exitCode !== null) throw new StartFailed(`DynamoDB Local exited with ${exitCode}`);
+      if (portTaken) throw new StartFailed(`DynamoDB Local could not listen on port ${options.port}: it is in use`);
+      const response = await fetch(endpoint, {
+        signal: AbortSignal.timeout(2000),
+        method: 'POST',
+        headers: {
+          'x-amz-target': 'DynamoDB_20120810.ListTables',
+          'content-type': 'application/x-amz-json-1.0',
+          authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/ap-northeast-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        },
+        body: '{}',
+      });
+      if (!response.ok) throw new Error(`status ${response.status}`);
+    }, 30_000, 100, options.signal, (error) => error instanceof StartFailed);
+  } catch (error) {
+    // A JVM that never answered (or was given up on) must not outlive the attempt.
+    await stop();
+    throw error;
+  }
+  return { endpoint, pid: child.pid, stop };
 }

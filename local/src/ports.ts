@@ -14,18 +14,30 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls until `check` resolves, or fails with `what` after the deadline. */
-export async function waitFor(what: string, check: () => Promise<unknown>, timeoutMs = 30_000, intervalMs = 100): Promise<void> {
+/**
+ * Polls until `check` resolves, or fails with `what` after the deadline; at once when `signal`
+ * aborts or `check` throws an error that `isFinal` says no retry can mend.
+ */
+export async function waitFor(
+  what: string,
+  check: () => Promise<unknown>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+  signal?: AbortSignal,
+  isFinal: (error: unknown) => boolean = () => false,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     try {
       await check();
       return;
     } catch (error) {
+      if (isFinal(error)) throw error;
       lastError = error;
     }
-    await sleep(intervalMs);
+    await sleep(intervalMs, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }

@@ -21,13 +21,36 @@ export function roleOf(commandLine: string): string {
  * summed by role. Returns null where there is no /proc (macOS, Windows).
  */
 export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
+  const processes = readProcesses();
+  if (!processes) return null;
+  const byRole: CpuByRole = new Map();
+  for (const [pid, { ticks, commandLine }] of processes) {
+    if (pid !== rootPid && !isDescendant(processes, pid, rootPid)) continue;
+    const role = pid === rootPid ? rootRole : roleOf(commandLine);
+    byRole.set(role, (byRole.get(role) ?? 0) + (ticks * 1000) / TICKS_PER_SECOND);
+  }
+  return byRole;
+}
+
+/** The processes descending from `rootPid` now, with their roles; null where there is no /proc. */
+export function descendantsOf(rootPid: number): Array<{ pid: number; role: string }> | null {
+  const processes = readProcesses();
+  if (!processes) return null;
+  return [...processes]
+    .filter(([pid]) => isDescendant(processes, pid, rootPid))
+    .map(([pid, { commandLine }]) => ({ pid, role: roleOf(commandLine) }));
+}
+
+type ProcessTable = Map<number, { parent: number; ticks: number; commandLine: string }>;
+
+function readProcesses(): ProcessTable | null {
   let pids: number[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
   } catch {
     return null;
   }
-  const processes = new Map<number, { parent: number; ticks: number; commandLine: string }>();
+  const processes: ProcessTable = new Map();
   for (const pid of pids) {
     try {
       // The command name in parentheses may hold spaces: the fields after it are split safely.
@@ -38,19 +61,14 @@ export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
       // The process ended while we looked.
     }
   }
-  const isDescendant = (pid: number): boolean => {
-    for (let current = processes.get(pid)?.parent; current !== undefined && current > 1; current = processes.get(current)?.parent) {
-      if (current === rootPid) return true;
-    }
-    return false;
-  };
-  const byRole: CpuByRole = new Map();
-  for (const [pid, { ticks, commandLine }] of processes) {
-    if (pid !== rootPid && !isDescendant(pid)) continue;
-    const role = pid === rootPid ? rootRole : roleOf(commandLine);
-    byRole.set(role, (byRole.get(role) ?? 0) + (ticks * 1000) / TICKS_PER_SECOND);
+  return processes;
+}
+
+function isDescendant(processes: ProcessTable, pid: number, rootPid: number): boolean {
+  for (let current = processes.get(pid)?.parent; current !== undefined && current > 1; current = processes.get(current)?.parent) {
+    if (current === rootPid) return true;
   }
-  return byRole;
+  return false;
 }
 
 /** CPU used by each role between two readings, largest first. */

@@ -18,11 +18,12 @@ export async function regionOnFreePorts(spec: RegionSpec = TOKYO): Promise<Regio
  * The whole local system, as `npm start` runs it, in a temporary data folder on free ports
  * with DynamoDB in memory (end-to-end tests, the bench); `stop()` also removes the folder.
  */
-export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string } = {}): Promise<LocalSystem> {
+export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } = {}): Promise<LocalSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'corebank-scratch-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as the postgres user when run as root
   const system = await startLocalSystem({
     dataDir,
+    ...(options.signal ? { signal: options.signal } : {}),
     regions: [await regionOnFreePorts()],
     globalPort: await freePort(),
     postgresPort: await freePort(),
@@ -30,6 +31,9 @@ export async function startScratchSystem(options: { serviceEnv?: Record<string, 
     loadUiPort: null,
     dynamodbInMemory: true,
     ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+  }).catch((error: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
   });
   return {
     ...system,

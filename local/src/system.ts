@@ -34,6 +34,8 @@ export interface LocalSystemOptions {
   /** Extra environment for every service process (test-only knobs such as SAGA_STEP_DELAY_MS). */
   serviceEnv?: Record<string, string>;
   progress?: (line: string) => void;
+  /** Aborting it (Ctrl-C) stops the start: what has started is stopped and the start rejects. */
+  signal?: AbortSignal;
 }
 
 export interface RegionRuntime {
@@ -67,7 +69,8 @@ const SERVICE_SCRIPTS = {
  * Starts the whole local system: PostgreSQL and DynamoDB Local (embedded unless
  * DATABASE_URL / DYNAMODB_ENDPOINT point elsewhere), schemas and tables, each region's four
  * services as separate processes behind its regional endpoint, the global endpoint, and the
- * load client's UI. Everything started is stopped by `stop()`, in reverse order.
+ * load client's UI. Everything started is stopped by `stop()`, in reverse order; a start that
+ * fails or is aborted stops what it had started before it rejects, leaving no process behind.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
   const progress = options.progress ?? (() => {});
@@ -81,10 +84,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   };
 
   try {
-    const [databases, dynamodbEndpoint] = await Promise.all([
+    // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
+    const [databases, dynamodbEndpoint] = await allSettledOrThrow([
       preparePostgres(options, progress, cleanups),
       prepareDynamoDb(options, regions, progress, cleanups),
-    ]);
+    ] as const);
     const serviceToken = randomBytes(24).toString('hex');
 
     // Routing controls: the region that starts open is On. The failover workflow will move it.
@@ -117,12 +121,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const runtimes: RegionRuntime[] = [];
     for (const region of regions) {
+      options.signal?.throwIfAborted();
       progress(`starting ${region.label} (${region.name}) services`);
       runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
     }
     const endpointPorts = [globalPort, ...regions.map((region) => region.endpointPort)];
-    await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000);
-    if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000);
+    await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000, 100, options.signal);
+    if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
 
     return {
       globalEndpoint: `http://localhost:${globalPort}`,
@@ -153,7 +158,7 @@ async function preparePostgres(options: LocalSystemOptions, progress: (line: str
   } else {
     const port = options.postgresPort ?? EMBEDDED_POSTGRES_PORT;
     progress(`PostgreSQL: starting the embedded server on 127.0.0.1:${port}`);
-    const server: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(options.dataDir, 'postgres'), port });
+    const server: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(options.dataDir, 'postgres'), port, ...(options.signal ? { signal: options.signal } : {}) });
     cleanups.push(() => server.stop());
     await Promise.all([server.ensureDatabase('balance'), server.ensureDatabase('count')]);
     databases = { balance: server.url('balance'), count: server.url('count') };
@@ -170,7 +175,11 @@ async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[
   } else {
     const port = options.dynamodbPort ?? DYNAMODB_LOCAL_PORT;
     progress(`DynamoDB: starting DynamoDB Local on 127.0.0.1:${port}`);
-    const local: DynamoDbLocalHandle = await startDynamoDbLocal({ port, ...(options.dynamodbInMemory ? {} : { dataDir: join(options.dataDir, 'dynamodb') }) });
+    const local: DynamoDbLocalHandle = await startDynamoDbLocal({
+      port,
+      ...(options.dynamodbInMemory ? {} : { dataDir: join(options.dataDir, 'dynamodb') }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     cleanups.push(() => local.stop());
     endpoint = local.endpoint;
   }
@@ -221,20 +230,21 @@ async function startRegion(
       env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], ...extraEnv },
       logFile,
     });
+    // Stopped with the system even if it never becomes healthy, or is started again later.
+    cleanups.push(() => child.stop());
     const health = `${url(region.ports[service])}/health`;
     await waitFor(`${region.label} ${service} (${health})`, async () => {
       if (await Promise.race([child.exited, Promise.resolve(undefined)]) !== undefined) {
         throw new Error(`${service} exited; see ${logFile}`);
       }
       await fetchOk(health);
-    }, 60_000);
+    }, 60_000, 100, context.signal);
     return child;
   };
 
   const services = ['balance', 'count', 'transaction', 'worker'] as const;
-  const started = await Promise.all(services.map((service) => launch(service)));
+  const started = await allSettledOrThrow(services.map((service) => launch(service)));
   const processes = Object.fromEntries(services.map((service, i) => [service, started[i]!])) as RegionRuntime['processes'];
-  cleanups.push(() => Promise.all(Object.values(processes).map((child) => child.stop())).then(() => {}));
 
   return {
     spec: region,
@@ -244,6 +254,14 @@ async function startRegion(
       processes[service] = await launch(service, extraEnv);
     },
   };
+}
+
+/** Like Promise.all, but waits for every promise to settle before it throws the first failure. */
+async function allSettledOrThrow<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 const url = (port: number) => `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { RequestTimeoutError, type HttpResponse, type HttpTransport } from './http-transport.ts';
 
 /** Request names as they appear in the statistics (all polls share one name, as in the Locust file). */
@@ -34,6 +34,12 @@ export interface ScenarioSettings {
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/** Header the API deduplicates POSTs on: a repeat with the same key answers the same transactionId. */
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/** A POST that got no answer, or a server error, may or may not have taken effect: it is sent once more, with the same key. */
+const isWorthRetrying = (outcome: Outcome) => outcome.kind === 'failed' && (outcome.response === undefined || outcome.response.status >= 500);
 
 /** Splits a host such as `http://api.example.com/prefix/` into origin and base path. */
 export function parseHost(host: string): { origin: string; basePath: string } {
@@ -110,11 +116,16 @@ export class VirtualUser {
     const requestName = kind === 'deposit' ? DEPOSIT_NAME : WITHDRAW_NAME;
     const sagaName = kind === 'deposit' ? SAGA_DEPOSIT_NAME : SAGA_WITHDRAW_NAME;
     const startedAt = performance.now();
-    const posted = await this.call('POST', requestName, `/transaction/${kind}`, accountId, JSON.stringify({ quantity }), closeConnection, (response) => {
+    const startedAtWall = Date.now();
+    // One key per saga, as a bank's careful client does: its retry cannot move the money twice.
+    const idempotencyKey = randomUUID();
+    const post = () => this.call('POST', requestName, `/transaction/${kind}`, accountId, JSON.stringify({ quantity }), closeConnection, (response) => {
       if (response.status !== 200) return describeHttpFailure(response);
       const transactionId = parseJson(response.body)?.transactionId;
       return typeof transactionId === 'string' && transactionId ? undefined : 'Unexpected response: no transactionId';
-    });
+    }, idempotencyKey);
+    let posted = await post();
+    if (isWorthRetrying(posted) && !this.stopped) posted = await post();
     if (posted.kind === 'stopped') return false;
     if (posted.kind === 'failed') {
       this.recorder.logSagaAbandoned(sagaName);
@@ -127,16 +138,19 @@ export class VirtualUser {
       await this.sleep(this.settings().pollIntervalMs);
       if (this.stopped) return false;
       let status: unknown;
+      let endedAt: unknown;
       const polled = await this.call('GET', POLL_NAME, `/transaction/${encodeURIComponent(transactionId)}`, accountId, undefined, false, (response) => {
         if (response.status !== 200) return describeHttpFailure(response);
-        status = parseJson(response.body)?.status;
+        const answer = parseJson(response.body);
+        status = answer?.status;
+        endedAt = answer?.updatedAt;
         if (status === STATUS_SUCCESS || status === STATUS_PENDING) return undefined;
         if (status === STATUS_ROLLBACK) return `Saga rolled back (${STATUS_ROLLBACK})`;
         return `Unexpected status: ${String(status).slice(0, 60)}`;
       });
       if (polled.kind === 'stopped') return false;
       if (status === STATUS_SUCCESS || status === STATUS_ROLLBACK) {
-        this.recorder.logSagaCompleted(sagaName, performance.now() - startedAt, status === STATUS_ROLLBACK);
+        this.recorder.logSagaCompleted(sagaName, sagaLatency(performance.now() - startedAt, startedAtWall, endedAt), status === STATUS_ROLLBACK);
         return true;
       }
       // 404 means the service does not know this saga; polling on cannot help.
@@ -155,11 +169,13 @@ export class VirtualUser {
     body: string | undefined,
     closeConnection: boolean,
     judge: (response: HttpResponse) => string | undefined,
+    idempotencyKey?: string,
   ): Promise<Outcome> {
     const settings = this.settings();
     if (this.parsedHost?.host !== settings.host) this.parsedHost = { host: settings.host, ...parseHost(settings.host) };
     const headers: Record<string, string> = { X_ACCOUNT_ID: accountId };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = idempotencyKey;
     const startedAt = performance.now();
     try {
       const response = await this.transport.send({
@@ -200,6 +216,19 @@ export class VirtualUser {
       };
     });
   }
+}
+
+/**
+ * A saga's latency is POST → the end the server recorded (`updatedAt` of the terminal status),
+ * which is what the account holder feels, not when the next poll happened to look: with the
+ * seed's 0.5 s poll that would put every saga on the poll grid. Bounded by what the client
+ * saw, so a clock ahead of the server's cannot make it longer; without `updatedAt`, what the
+ * client saw.
+ */
+export function sagaLatency(observedMs: number, startedAtWall: number, endedAt: unknown): number {
+  const end = typeof endedAt === 'string' ? Date.parse(endedAt) : Number.NaN;
+  if (Number.isNaN(end)) return observedMs;
+  return Math.min(Math.max(end - startedAtWall, 0), observedMs);
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {
