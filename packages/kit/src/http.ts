@@ -1,9 +1,10 @@
-import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify';
+import type { Server, ServerOptions } from 'node:http';
+import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 
-const buildFastify = (options: FastifyServerOptions) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+const buildFastify = (options: FastifyHttpOptions<Server>) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
 
 /** A Fastify instance whose routes infer their types from TypeBox schemas. */
 export type App = ReturnType<typeof buildFastify>;
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   /** Extra readiness check for GET /health (a database ping, say). Throwing makes it 503. */
   health?: () => Promise<void>;
   logger?: FastifyServerOptions['logger'];
+  /** Node's limits on how long a client may take to send a request (a server facing clients sets them). */
+  clientTimeouts?: Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>>;
 }
 
 /**
@@ -30,6 +33,7 @@ export function createService(options: ServiceOptions): App {
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
     forceCloseConnections: true,
+    ...(options.clientTimeouts ? { http: options.clientTimeouts, requestTimeout: options.clientTimeouts.requestTimeout } : {}),
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
