@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,43 @@ afterAll(async () => {
   await system?.stop();
   rmSync(workDir, { recursive: true, force: true });
 }, 60_000);
+
+/** Sends `text` on a fresh socket and resolves with all the server sent once it closed the socket (or rejects after 5 s). */
+function exchangeUntilClosed(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const giveUp = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the endpoint kept the socket open after answering:\n${received}`));
+    }, 5000);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      clearTimeout(giveUp);
+      socket.destroy();
+      resolve(received);
+    });
+    socket.write(text);
+  });
+}
+
+describe('a raw socket through the global endpoint', () => {
+  it('gets connection: close and a closed socket after a Connection: close deposit, as the seed sends it', async () => {
+    const body = '{"quantity": 1000}';
+    const port = Number(new URL(system.globalEndpoint).port);
+    const reply = await exchangeUntilClosed(
+      port,
+      ['POST /transaction/deposit HTTP/1.1', 'Host: api.example.com', 'X_ACCOUNT_ID: rawsocketaccount', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n'),
+    );
+    const [head] = reply.split('\r\n\r\n');
+    const lines = head!.toLowerCase().split('\r\n');
+    expect(lines[0]).toMatch(/^http\/1\.1 200 /);
+    expect(lines.filter((line) => line.startsWith('connection:'))).toEqual(['connection: close']);
+    expect(lines.filter((line) => line.startsWith('keep-alive:'))).toEqual([]);
+  });
+});
 
 describe(`Locust (${LOCUST}) through the global endpoint`, () => {
   it(`runs the seed's scenario for ${RUN_SECONDS} s at ${USERS} users with no failure, and every saga it started ends status#success`, async () => {
