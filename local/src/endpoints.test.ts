@@ -2,7 +2,8 @@ import { METHODS, request as httpRequest, type IncomingHttpHeaders } from 'node:
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createService, type App } from '@corebank/kit';
-import { buildEndpoint, CLIENT_TIMEOUTS, ROUTED_PREFIXES, withoutHopByHop, type HealthChecks, type RegionUpstreams } from './endpoints.ts';
+import { waitFor } from './ports.ts';
+import { buildEndpoint, CLIENT_TIMEOUTS, ROUTED_PREFIXES, startHealthChecks, withoutHopByHop, type HealthChecks, type RegionUpstreams } from './endpoints.ts';
 
 /** What reached a stand-in service: the edge's forwarded requests. */
 interface Seen {
@@ -19,7 +20,7 @@ const seen: Seen[] = [];
 const upstreams: App[] = [];
 let endpoint: App;
 let port: number;
-const allHealthy: HealthChecks = { isHealthy: () => true, stop: () => {} };
+const allHealthy: HealthChecks = { isHealthy: () => true, isReady: () => true, stop: () => {} };
 
 /**
  * A stand-in for a service on the services' own Fastify bootstrap (so it answers with their
@@ -238,4 +239,32 @@ describe('an edge, not a pipe', () => {
     expect(closedAt - started).toBeLessThan(bound);
     expect(seen).toEqual([]);
   }, 15_000);
+});
+
+describe('health checks', () => {
+  it('take a service out after two failed checks in a row, and back on its first pass; ready means every service passed', async () => {
+    let failing = false;
+    const service = createService({
+      name: 'flaky',
+      logger: false,
+      health: async () => {
+        if (failing) throw new Error('down');
+      },
+    });
+    await service.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(service.server.address() as { port: number }).port}`;
+    const health = startHealthChecks({ tokyo: { '/balance': url, '/count': url, '/transaction': url } });
+    try {
+      await waitFor('ready', async () => expect(health.isReady('tokyo')).toBe(true), 10_000, 50);
+      failing = true;
+      await waitFor('one failed check', async () => expect(health.isReady('tokyo')).toBe(false), 10_000, 50);
+      expect(health.isHealthy('tokyo', '/balance')).toBe(true);
+      await waitFor('two failed checks', async () => expect(health.isHealthy('tokyo', '/balance')).toBe(false), 10_000, 50);
+      failing = false;
+      await waitFor('a passing check', async () => expect(health.isHealthy('tokyo', '/balance') && health.isReady('tokyo')).toBe(true), 10_000, 50);
+    } finally {
+      health.stop();
+      await service.close();
+    }
+  }, 30_000);
 });

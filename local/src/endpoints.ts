@@ -33,6 +33,8 @@ export interface EndpointsConfig {
 
 const HEALTH_CHECK_INTERVAL_MS = 2000;
 const HEALTH_CHECK_TIMEOUT_MS = 1500;
+/** Like the ALB's unhealthy threshold: one slow check on a busy machine does not take a service out. */
+const UNHEALTHY_THRESHOLD = 2;
 
 /**
  * How long a service may take to answer. The slowest public call is a status poll held up to
@@ -63,10 +65,10 @@ export function withoutHopByHop<T extends IncomingHttpHeaders>(headers: T, also:
 
 /**
  * The ALB target groups' health checks: GET /health of every service in every region, every
- * 2 s. A service that fails it gets no traffic until it passes again.
+ * 2 s. A service that fails it twice in a row gets no traffic until it passes again.
  */
 export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
-  const healthy = new Map<string, boolean>();
+  const failuresInARow = new Map<string, number>();
   const key = (region: string, prefix: RoutedPrefix) => `${region} ${prefix}`;
   const checkAll = () =>
     Promise.all(
@@ -75,15 +77,18 @@ export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
           const ok = await fetch(`${upstreams[prefix]}/health`, { signal: AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS) })
             .then((response) => response.ok)
             .catch(() => false);
-          healthy.set(key(region, prefix), ok);
+          failuresInARow.set(key(region, prefix), ok ? 0 : (failuresInARow.get(key(region, prefix)) ?? 0) + 1);
         }),
       ),
     );
+  void checkAll();
   const timer = setInterval(() => void checkAll(), HEALTH_CHECK_INTERVAL_MS);
   timer.unref();
   return {
     /** Unknown until the first check: assumed healthy, as services are started healthy. */
-    isHealthy: (region: string, prefix: RoutedPrefix) => healthy.get(key(region, prefix)) ?? true,
+    isHealthy: (region: string, prefix: RoutedPrefix) => (failuresInARow.get(key(region, prefix)) ?? 0) < UNHEALTHY_THRESHOLD,
+    /** Whether every service of the region passed its latest check: the endpoint can route all of the API. */
+    isReady: (region: string) => ROUTED_PREFIXES.every((prefix) => failuresInARow.get(key(region, prefix)) === 0),
     stop: () => clearInterval(timer),
   };
 }
@@ -109,7 +114,17 @@ export function buildEndpoint(options: {
   upstreamTimeoutMs?: number;
 }): App {
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS;
-  const app = createService({ name: options.name, logger: false, clientTimeouts: CLIENT_TIMEOUTS });
+  // GET /health passes once the region's services have passed a check, so whoever starts
+  // the system and waits for it never meets a 503 from a check that ran before they were up.
+  const app = createService({
+    name: options.name,
+    logger: false,
+    clientTimeouts: CLIENT_TIMEOUTS,
+    health: async () => {
+      const region = options.regionOf();
+      if (region !== undefined && !options.health.isReady(region)) throw new Error(`${region}: not every service has passed its health check yet`);
+    },
+  });
   if (Object.keys(options.regions).length === 0) throw new Error(`${options.name}: no region to route to`);
 
   app.register(replyFrom, {
