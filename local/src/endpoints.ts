@@ -1,5 +1,7 @@
-import proxy from '@fastify/http-proxy';
-import { createService, serviceUnavailable, type App } from '@corebank/kit';
+import type { IncomingHttpHeaders } from 'node:http';
+import replyFrom from '@fastify/reply-from';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createService, SERVICE_TOKEN_HEADER, serviceUnavailable, type App } from '@corebank/kit';
 
 /** Path prefixes an endpoint routes, like the seed's ALB listener rules. */
 export const ROUTED_PREFIXES = ['/balance', '/count', '/transaction'] as const;
@@ -7,6 +9,19 @@ export type RoutedPrefix = (typeof ROUTED_PREFIXES)[number];
 
 /** Where each routed prefix goes in one region. */
 export type RegionUpstreams = Record<RoutedPrefix, string>;
+
+/**
+ * The public API, the only requests an endpoint passes on. The services' internal routes
+ * (PUT /balance/*, PUT /count/*, the worker's /worker/*) are for the worker alone: the edge
+ * answers them itself.
+ */
+export const PUBLIC_ROUTES = [
+  { method: 'GET', url: '/balance', service: '/balance' },
+  { method: 'GET', url: '/count/:accountId/:period', service: '/count' },
+  { method: 'POST', url: '/transaction/deposit', service: '/transaction' },
+  { method: 'POST', url: '/transaction/withdraw', service: '/transaction' },
+  { method: 'GET', url: '/transaction/:transactionId', service: '/transaction' },
+] as const satisfies ReadonlyArray<{ method: string; url: string; service: RoutedPrefix }>;
 
 /** What the endpoints process serves: handed to it as JSON in COREBANK_ENDPOINTS. */
 export interface EndpointsConfig {
@@ -18,13 +33,42 @@ export interface EndpointsConfig {
 
 const HEALTH_CHECK_INTERVAL_MS = 2000;
 const HEALTH_CHECK_TIMEOUT_MS = 1500;
+/** Like the ALB's unhealthy threshold: one slow check on a busy machine does not take a service out. */
+const UNHEALTHY_THRESHOLD = 2;
+
+/**
+ * How long a service may take to answer. The slowest public call is a status poll held up to
+ * STATUS_HOLD_MS (500 ms by default); anything far beyond that is a stuck service.
+ */
+export const UPSTREAM_TIMEOUT_MS = 10_000;
+const UPSTREAM_CONNECT_TIMEOUT_MS = 2000;
+
+/** How long a client may take to send a request: a slow-loris client loses its socket. */
+export const CLIENT_TIMEOUTS = { headersTimeout: 5000, requestTimeout: 10_000, connectionsCheckingInterval: 1000 } as const;
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1): a proxy never
+ * forwards them, nor the headers the Connection header names. Forwarding the services'
+ * `connection: keep-alive` once made Node keep open a socket the client had asked to close.
+ */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+/** A copy of `headers` without hop-by-hop headers, and without `also`. */
+export function withoutHopByHop<T extends IncomingHttpHeaders>(headers: T, also: readonly string[] = []): T {
+  const named = String(headers.connection ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+  const dropped = new Set([...HOP_BY_HOP, ...named, ...also]);
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !dropped.has(name.toLowerCase()))) as T;
+}
 
 /**
  * The ALB target groups' health checks: GET /health of every service in every region, every
- * 2 s. A service that fails it gets no traffic until it passes again.
+ * 2 s. A service that fails it twice in a row gets no traffic until it passes again.
  */
 export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
-  const healthy = new Map<string, boolean>();
+  const failuresInARow = new Map<string, number>();
   const key = (region: string, prefix: RoutedPrefix) => `${region} ${prefix}`;
   const checkAll = () =>
     Promise.all(
@@ -33,15 +77,18 @@ export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
           const ok = await fetch(`${upstreams[prefix]}/health`, { signal: AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS) })
             .then((response) => response.ok)
             .catch(() => false);
-          healthy.set(key(region, prefix), ok);
+          failuresInARow.set(key(region, prefix), ok ? 0 : (failuresInARow.get(key(region, prefix)) ?? 0) + 1);
         }),
       ),
     );
+  void checkAll();
   const timer = setInterval(() => void checkAll(), HEALTH_CHECK_INTERVAL_MS);
   timer.unref();
   return {
     /** Unknown until the first check: assumed healthy, as services are started healthy. */
-    isHealthy: (region: string, prefix: RoutedPrefix) => healthy.get(key(region, prefix)) ?? true,
+    isHealthy: (region: string, prefix: RoutedPrefix) => (failuresInARow.get(key(region, prefix)) ?? 0) < UNHEALTHY_THRESHOLD,
+    /** Whether every service of the region passed its latest check: the endpoint can route all of the API. */
+    isReady: (region: string) => ROUTED_PREFIXES.every((prefix) => failuresInARow.get(key(region, prefix)) === 0),
     stop: () => clearInterval(timer),
   };
 }
@@ -49,38 +96,95 @@ export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
 export type HealthChecks = ReturnType<typeof startHealthChecks>;
 
 /**
- * An HTTP endpoint that routes /balance*, /count*, /transaction* by path to the services of
- * the region `regionOf()` names. A regional endpoint (the region's ALB) always names its own
- * region; the global endpoint (Route 53 with ARC routing controls) names the region whose
- * routing control is On. Locally the global endpoint routes to the services directly, as DNS
- * would hand the client the active region's ALB, so a request crosses one proxy, not two.
+ * An HTTP endpoint that passes the public API to the services of the region `regionOf()`
+ * names. A regional endpoint (the region's ALB) always names its own region; the global
+ * endpoint (Route 53 with ARC routing controls) names the region whose routing control is
+ * On. Locally the global endpoint routes to the services directly, as DNS would hand the
+ * client the active region's ALB, so a request crosses one proxy, not two.
+ *
+ * It is an edge, not a pipe: any other path is its own 404, another method on a public path
+ * its own 405; it strips hop-by-hop headers both ways and never forwards a client's service
+ * token; it bounds how long a client may take to send and a service to answer.
  */
 export function buildEndpoint(options: {
   name: string;
   regions: Record<string, RegionUpstreams>;
   regionOf: () => string | undefined;
   health: HealthChecks;
+  upstreamTimeoutMs?: number;
 }): App {
-  const app = createService({ name: options.name, logger: false });
-  const anyRegion = Object.values(options.regions)[0];
-  if (!anyRegion) throw new Error(`${options.name}: no region to route to`);
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS;
+  // GET /health passes once the region's services have passed a check, so whoever starts
+  // the system and waits for it never meets a 503 from a check that ran before they were up.
+  const app = createService({
+    name: options.name,
+    logger: false,
+    clientTimeouts: CLIENT_TIMEOUTS,
+    health: async () => {
+      const region = options.regionOf();
+      if (region !== undefined && !options.health.isReady(region)) throw new Error(`${region}: not every service has passed its health check yet`);
+    },
+  });
+  if (Object.keys(options.regions).length === 0) throw new Error(`${options.name}: no region to route to`);
 
-  for (const prefix of ROUTED_PREFIXES) {
-    app.register(proxy, {
-      upstream: anyRegion[prefix],
-      prefix,
-      rewritePrefix: prefix,
-      preHandler: async () => {
-        const region = options.regionOf();
-        if (!region || !options.regions[region]) throw serviceUnavailable('no region is serving: every routing control is Off', 'no_active_region');
-        if (!options.health.isHealthy(region, prefix)) {
-          throw serviceUnavailable(`no healthy ${prefix.slice(1)} instance in ${region}`, 'no_healthy_upstream');
-        }
+  app.register(replyFrom, {
+    // Transaction ids make every poll's URL new: a cache of parsed URLs would only churn.
+    disableCache: true,
+    // A 503 is the region's answer (closed, unhealthy) and goes to the client as it is.
+    retryMethods: [],
+    undici: {
+      connections: 128,
+      pipelining: 1,
+      connect: { timeout: UPSTREAM_CONNECT_TIMEOUT_MS },
+      headersTimeout: upstreamTimeoutMs,
+      bodyTimeout: upstreamTimeoutMs,
+    },
+  });
+
+  // Bodies pass through unparsed (the service validates them), but read whole within the
+  // body limit and the request timeout, so a slow client never holds a service's socket.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const forward = (service: RoutedPrefix) => (request: FastifyRequest, reply: FastifyReply) => {
+    const region = options.regionOf();
+    const upstreams = region === undefined ? undefined : options.regions[region];
+    if (!region || !upstreams) throw serviceUnavailable('no region is serving: every routing control is Off', 'no_active_region');
+    if (!options.health.isHealthy(region, service)) throw serviceUnavailable(`no healthy ${service.slice(1)} instance in ${region}`, 'no_healthy_upstream');
+    const body = Buffer.isBuffer(request.body) ? { body: request.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {};
+    return reply.from(undefined, {
+      ...body,
+      getUpstream: () => upstreams[service],
+      rewriteRequestHeaders: (_request, headers) => withoutHopByHop(headers, [SERVICE_TOKEN_HEADER]),
+      rewriteHeaders: (headers) => withoutHopByHop(headers),
+      onError: (errorReply, { error }) => {
+        const timedOut = (error as { statusCode?: number }).statusCode === 504;
+        void errorReply
+          .status(timedOut ? 504 : 502)
+          .send(
+            timedOut
+              ? { error: 'gateway_timeout', message: `${service.slice(1)} did not answer within ${upstreamTimeoutMs} ms` }
+              : { error: 'bad_gateway', message: `${service.slice(1)} did not answer` },
+          );
       },
-      replyOptions: {
-        getUpstream: () => options.regions[options.regionOf() ?? '']?.[prefix] ?? anyRegion[prefix],
-        onError: (reply) => void reply.status(502).send({ error: 'bad_gateway', message: `${prefix.slice(1)} did not answer` }),
-      },
+    });
+  };
+
+  const allowedByUrl = new Map<string, string[]>([['/health', ['GET', 'HEAD']]]);
+  for (const route of PUBLIC_ROUTES) {
+    app.route({ method: route.method, url: route.url, handler: forward(route.service) });
+    allowedByUrl.set(route.url, [...(allowedByUrl.get(route.url) ?? []), route.method, ...(route.method === 'GET' ? ['HEAD'] : [])]);
+  }
+  for (const [url, allowed] of allowedByUrl) {
+    const others = app.supportedMethods.filter((method) => !allowed.includes(method));
+    app.route({
+      method: others,
+      url,
+      handler: (request, reply) =>
+        reply
+          .status(405)
+          .header('allow', allowed.join(', '))
+          .send({ error: 'method_not_allowed', message: `${request.method} is not allowed on ${url}; allowed: ${allowed.join(', ')}` }),
     });
   }
   return app;

@@ -87,10 +87,15 @@ describe('the seed scenario through the global endpoint', () => {
     expect(await api.count(account, period)).toBe(4);
   });
 
-  it('protects the internal endpoints with the service token', async () => {
-    const reply = await api.call('PUT', '/balance/deposit', account, JSON.stringify({ quantity: 5, transactionId: randomUUID() }));
-    expect(reply.status).toBe(403);
-    expect((await api.call('PUT', '/count/withdraw', account, JSON.stringify({ period, transactionId: randomUUID() }))).status).toBe(403);
+  it('keeps the internal endpoints off the edge, and behind the service token on the services', async () => {
+    const deposit = JSON.stringify({ quantity: 5, transactionId: randomUUID() });
+    const count = JSON.stringify({ period, transactionId: randomUUID() });
+    const stolenToken = { 'x-service-token': system.serviceToken };
+    expect((await api.call('PUT', '/balance/deposit', account, deposit, stolenToken)).status).toBe(404);
+    expect((await api.call('PUT', '/count/withdraw', account, count, stolenToken)).status).toBe(404);
+    const { ports } = system.regions[0]!.spec;
+    expect((await apiClient(`http://127.0.0.1:${ports.balance}`).call('PUT', '/balance/deposit', account, deposit)).status).toBe(403);
+    expect((await apiClient(`http://127.0.0.1:${ports.count}`).call('PUT', '/count/withdraw', account, count)).status).toBe(403);
     expect(await api.balance(account)).toBe(701);
   });
 

@@ -1,9 +1,10 @@
-import Fastify, { LogController, type FastifyError, type FastifyServerOptions } from 'fastify';
+import type { Server, ServerOptions } from 'node:http';
+import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { envInt, logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 
-const buildFastify = (options: FastifyServerOptions) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
+const buildFastify = (options: FastifyHttpOptions<Server>) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
 
 /** A Fastify instance whose routes infer their types from TypeBox schemas. */
 export type App = ReturnType<typeof buildFastify>;
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   /** Extra readiness check for GET /health (a database ping, say). Throwing makes it 503. */
   health?: () => Promise<void>;
   logger?: FastifyServerOptions['logger'];
+  /** Node's limits on how long a client may take to send a request (a server facing clients sets them). */
+  clientTimeouts?: Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>>;
 }
 
 /**
@@ -31,6 +34,7 @@ export function createService(options: ServiceOptions): App {
     return503OnClosing: true,
     // On close, idle keep-alive sockets go at once; requests in flight finish (runService bounds the wait).
     forceCloseConnections: 'idle',
+    ...(options.clientTimeouts ? { http: options.clientTimeouts, requestTimeout: options.clientTimeouts.requestTimeout } : {}),
   });
 
   // A request that was in flight when the app began closing is answered with
