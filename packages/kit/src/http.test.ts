@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Type } from '@fastify/type-provider-typebox';
 import { createService, accountIdOf, badRequest, requireServiceToken, Quantity } from './index.ts';
@@ -72,5 +73,24 @@ describe('createService', () => {
 
   it('answers GET /health', async () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok', service: 'kit-test' });
+  });
+
+  it('answers a request Node cannot parse with the JSON error shape', async () => {
+    const service = createService({ name: 'kit-parse-test', logger: false });
+    await service.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = service.server.address() as { port: number };
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write('NOT A REQUEST\r\n\r\n'));
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk.toString()));
+        socket.on('end', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'bad_request', message: 'malformed HTTP request' });
+    } finally {
+      await service.close();
+    }
   });
 });

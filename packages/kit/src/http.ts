@@ -35,6 +35,12 @@ export function createService(options: ServiceOptions): App {
     // On close, idle keep-alive sockets go at once; requests in flight finish (runService bounds the wait).
     forceCloseConnections: 'idle',
     ...(options.clientTimeouts ? { http: options.clientTimeouts, requestTimeout: options.clientTimeouts.requestTimeout } : {}),
+    // A request Node cannot even parse gets the same error shape as any other bad input.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return socket.destroy(error);
+      const body = JSON.stringify({ error: 'bad_request', message: 'malformed HTTP request' } satisfies ErrorBody);
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
 
   // A request that was in flight when the app began closing is answered with
