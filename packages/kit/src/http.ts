@@ -19,6 +19,12 @@ export interface ServiceOptions {
   clientTimeouts?: Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>>;
 }
 
+const CLIENT_ERRORS: Record<string, [status: string, body: ErrorBody]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['408 Request Timeout', { error: 'request_timeout', message: 'the request was not received in time' }],
+  HPE_HEADER_OVERFLOW: ['431 Request Header Fields Too Large', { error: 'headers_too_large', message: 'the request headers are too large' }],
+  default: ['400 Bad Request', { error: 'bad_request', message: 'malformed HTTP request' }],
+};
+
 /**
  * The one HTTP bootstrap. Every service gets the same error shape, the same validation
  * rules (no type coercion: "100" is not a quantity), a JSON 404, and GET /health.
@@ -35,11 +41,15 @@ export function createService(options: ServiceOptions): App {
     // On close, idle keep-alive sockets go at once; requests in flight finish (runService bounds the wait).
     forceCloseConnections: 'idle',
     ...(options.clientTimeouts ? { http: options.clientTimeouts, requestTimeout: options.clientTimeouts.requestTimeout } : {}),
-    // A request Node cannot even parse gets the same error shape as any other bad input.
-    clientErrorHandler: (error, socket) => {
-      if (!socket.writable) return socket.destroy(error);
-      const body = JSON.stringify({ error: 'bad_request', message: 'malformed HTTP request' } satisfies ErrorBody);
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    // A request Node cannot parse, or one sent too slowly, gets the same error shape as any other bad input.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reply] = CLIENT_ERRORS[error.code ?? ''] ?? CLIENT_ERRORS.default!;
+      if (socket.writable) {
+        const body = JSON.stringify(reply);
+        socket.write(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy();
     },
   });
 
