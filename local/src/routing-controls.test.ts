@@ -1,0 +1,207 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { App } from '@corebank/kit';
+import { freePort, waitFor } from './ports.ts';
+import { startServiceProcess } from './processes.ts';
+import {
+  activeRegionOf,
+  buildRoutingControlsApp,
+  getRoutingControls,
+  openRoutingControlStore,
+  parseRoutingControlStates,
+  RoutingControlsError,
+  setRoutingControl,
+  type RoutingControlStates,
+} from './routing-controls.ts';
+
+const TOKYO = 'ap-northeast-1';
+const OSAKA = 'ap-northeast-3';
+const ORDER = [TOKYO, OSAKA];
+const INITIAL: RoutingControlStates = { [TOKYO]: 'On', [OSAKA]: 'Off' };
+
+const root = mkdtempSync(join(tmpdir(), 'corebank-routing-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dir: string;
+let file: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(root, 'case-'));
+  file = join(dir, 'routing-controls.json');
+});
+
+describe('activeRegionOf', () => {
+  it.each([
+    [{ [TOKYO]: 'On', [OSAKA]: 'Off' }, TOKYO],
+    [{ [TOKYO]: 'Off', [OSAKA]: 'On' }, OSAKA],
+    [{ [TOKYO]: 'On', [OSAKA]: 'On' }, TOKYO],
+    [{ [TOKYO]: 'Off', [OSAKA]: 'Off' }, undefined],
+    [{}, undefined],
+    [{ [OSAKA]: 'On' }, OSAKA],
+    [{ 'us-east-1': 'On' }, undefined],
+  ] as Array<[RoutingControlStates, string | undefined]>)('%j → %s', (states, active) => {
+    expect(activeRegionOf(states, ORDER)).toBe(active);
+  });
+
+  it('prefers the first On region of the order given, not of the states', () => {
+    expect(activeRegionOf({ [TOKYO]: 'On', [OSAKA]: 'On' }, [OSAKA, TOKYO])).toBe(OSAKA);
+  });
+});
+
+describe('parseRoutingControlStates', () => {
+  it('keeps the order given', () => {
+    const states = parseRoutingControlStates(`${OSAKA}=Off, ${TOKYO}=On`);
+    expect(states).toEqual({ [OSAKA]: 'Off', [TOKYO]: 'On' });
+    expect(Object.keys(states)).toEqual([OSAKA, TOKYO]);
+  });
+
+  it.each(['', ',', `${TOKYO}=on`, `${TOKYO}`, `${TOKYO}=On=Off`, 'Tokyo=On'])('rejects "%s"', (text) => {
+    expect(() => parseRoutingControlStates(text)).toThrow(/ROUTING_CONTROLS_INITIAL/);
+  });
+});
+
+describe('the routing control store', () => {
+  it('writes the initial states when the file does not exist', () => {
+    const store = openRoutingControlStore(file, INITIAL);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(INITIAL);
+    expect(store.list()).toEqual([
+      { RoutingControlName: TOKYO, RoutingControlState: 'On' },
+      { RoutingControlName: OSAKA, RoutingControlState: 'Off' },
+    ]);
+  });
+
+  it('keeps what the file says over the initial states, and leaves no temp file', () => {
+    openRoutingControlStore(file, INITIAL).set(TOKYO, 'Off');
+    const reopened = openRoutingControlStore(file, INITIAL);
+    expect(reopened.get(TOKYO)?.RoutingControlState).toBe('Off');
+    expect(reopened.get(OSAKA)?.RoutingControlState).toBe('Off');
+    expect(readdirSync(dir)).toEqual(['routing-controls.json']);
+  });
+
+  it('gives a region the file does not know its initial state, and ignores regions no longer configured', () => {
+    writeFileSync(file, JSON.stringify({ [TOKYO]: 'Off', 'us-east-1': 'On' }));
+    const store = openRoutingControlStore(file, INITIAL);
+    expect(store.list().map((control) => [control.RoutingControlName, control.RoutingControlState])).toEqual([
+      [TOKYO, 'Off'],
+      [OSAKA, 'Off'],
+    ]);
+    expect(store.get('us-east-1')).toBeUndefined();
+  });
+
+  it('refuses an unknown region without touching the file', () => {
+    const store = openRoutingControlStore(file, INITIAL);
+    const before = readFileSync(file, 'utf8');
+    expect(store.set('us-east-1', 'On')).toBeUndefined();
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
+  it.each(['{not json', '[]', '{"ap-northeast-1":"on"}', 'null'])('names a damaged file (%s) instead of guessing', (content) => {
+    writeFileSync(file, content);
+    expect(() => openRoutingControlStore(file, INITIAL)).toThrow(/routing controls file .* fix or delete it/);
+  });
+});
+
+describe('the routing controls API', () => {
+  const apps: App[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+  const serve = async () => {
+    const app = buildRoutingControlsApp({ store: openRoutingControlStore(file, INITIAL), logger: false });
+    apps.push(app);
+    const port = await freePort();
+    await app.listen({ port, host: '127.0.0.1' });
+    return { app, url: `http://127.0.0.1:${port}` };
+  };
+
+  it('lists, reads and switches controls, as a failover would', async () => {
+    const { url } = await serve();
+    expect(await getRoutingControls(url)).toEqual(INITIAL);
+
+    expect(await setRoutingControl(url, TOKYO, 'Off')).toEqual({ RoutingControlName: TOKYO, RoutingControlState: 'Off' });
+    await setRoutingControl(url, OSAKA, 'On');
+    const states = await getRoutingControls(url);
+    expect(states).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'On' });
+    expect(activeRegionOf(states, ORDER)).toBe(OSAKA);
+
+    const one = await fetch(`${url}/routingcontrols/${OSAKA}`);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toEqual({ RoutingControlName: OSAKA, RoutingControlState: 'On' });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'On' });
+  });
+
+  it('answers an unknown region with 404 through the client too', async () => {
+    const { url } = await serve();
+    const reply = await fetch(`${url}/routingcontrols/us-east-1`);
+    expect(reply.status).toBe(404);
+    expect(await reply.json()).toEqual({ error: 'not_found', message: 'no routing control for region us-east-1' });
+    await expect(setRoutingControl(url, 'us-east-1', 'On')).rejects.toThrow(RoutingControlsError);
+    await expect(setRoutingControl(url, 'us-east-1', 'On')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it.each([
+    ['a lower-case state', { RoutingControlState: 'on' }],
+    ['a missing state', {}],
+    ['an extra field', { RoutingControlState: 'On', Region: TOKYO }],
+    ['a boolean', { RoutingControlState: true }],
+  ])('rejects %s with 400 and changes nothing', async (_what, body) => {
+    const { url } = await serve();
+    const reply = await fetch(`${url}/routingcontrols/${OSAKA}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(reply.status).toBe(400);
+    expect(await reply.json()).toMatchObject({ error: 'invalid_request', message: expect.any(String) });
+    expect((await getRoutingControls(url))[OSAKA]).toBe('Off');
+  });
+
+  it('rejects malformed JSON and a malformed region name with 400', async () => {
+    const { url } = await serve();
+    const malformed = await fetch(`${url}/routingcontrols/${OSAKA}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"RoutingControlState":' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ error: 'malformed_body' });
+    const badName = await fetch(`${url}/routingcontrols/Tokyo%20Region`);
+    expect(badName.status).toBe(400);
+    expect(await badName.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('the routing controls process', () => {
+  it('keeps its states across a restart, as they must across `npm start`s', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const start = () =>
+      startServiceProcess({
+        name: 'routing-controls',
+        script: 'local/src/routing-controls-main.ts',
+        env: { PORT: String(port), ROUTING_CONTROLS_FILE: file, ROUTING_CONTROLS_INITIAL: `${TOKYO}=On,${OSAKA}=Off`, LOG_LEVEL: 'warn' },
+        logFile: join(dir, 'routing-controls.log'),
+      });
+
+    const first = start();
+    try {
+      await waitFor('routing controls', () => getRoutingControls(url), 30_000);
+      await setRoutingControl(url, TOKYO, 'Off');
+      await setRoutingControl(url, OSAKA, 'On');
+    } finally {
+      await first.stop();
+    }
+    expect(await first.exited).toBe(0);
+
+    const second = start();
+    try {
+      await waitFor('routing controls after the restart', () => getRoutingControls(url), 30_000);
+      expect(await getRoutingControls(url)).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'On' });
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('stops with one line naming a bad setting', async () => {
+    const child = startServiceProcess({
+      name: 'routing-controls',
+      script: 'local/src/routing-controls-main.ts',
+      env: { PORT: String(await freePort()), ROUTING_CONTROLS_FILE: file, ROUTING_CONTROLS_INITIAL: 'Tokyo=yes' },
+      logFile: join(dir, 'bad.log'),
+    });
+    expect(await child.exited).toBe(2);
+    expect(readFileSync(join(dir, 'bad.log'), 'utf8').trim()).toBe('routing-controls: ROUTING_CONTROLS_INITIAL: "Tokyo=yes" is not <region>=On or <region>=Off');
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * The ARC cluster stand-in: one routing control per region, On or Off, kept in a JSON file so
+ * that the states survive a restart of the local system, as ARC's do across deployments.
+ * The global endpoint forwards to the region whose control is On; `corebank routing get|set`
+ * reads and changes them, as `aws route53-recovery-cluster get-routing-control-state` and
+ * `update-routing-control-state` do.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Type } from '@fastify/type-provider-typebox';
+import { ConfigError, createServiceClient, createService, ErrorReply, notFound, type App } from '@corebank/kit';
+
+/** Where the routing controls service listens unless PORT says otherwise. */
+export const ROUTING_CONTROLS_PORT = 8079;
+
+export const ROUTING_CONTROL_STATES = ['On', 'Off'] as const;
+export type RoutingControlState = (typeof ROUTING_CONTROL_STATES)[number];
+/** Region name → its routing control's state. */
+export type RoutingControlStates = Record<string, RoutingControlState>;
+
+/** One routing control as the ARC cluster API names its fields. */
+export interface RoutingControl {
+  RoutingControlName: string;
+  RoutingControlState: RoutingControlState;
+}
+
+/**
+ * The region traffic goes to: the one whose control is On. If several are On, the first in
+ * `regionOrder` wins, as a Route 53 failover record prefers the primary while it is healthy.
+ * Undefined if every control is Off (the global endpoint then answers 503).
+ */
+export function activeRegionOf(states: RoutingControlStates, regionOrder: readonly string[]): string | undefined {
+  return regionOrder.find((region) => states[region] === 'On');
+}
+
+export interface RoutingControlStore {
+  /** The controls, in the configured region order. */
+  list(): RoutingControl[];
+  get(region: string): RoutingControl | undefined;
+  /** Changes one control and writes the file before returning; undefined for an unknown region. */
+  set(region: string, state: RoutingControlState): RoutingControl | undefined;
+}
+
+/**
+ * The states in `file`. The regions are those of `initial` (in its order); a region the file
+ * does not mention yet (a region added since) takes its initial state. The file is written
+ * with the initial states only when it does not exist: later starts keep what an operator
+ * or a failover set.
+ */
+export function openRoutingControlStore(file: string, initial: RoutingControlStates): RoutingControlStore {
+  const regions = Object.keys(initial);
+  const states: RoutingControlStates = { ...initial };
+  if (existsSync(file)) {
+    Object.assign(states, pick(readStatesFile(file), regions));
+  } else {
+    writeFileAtomically(file, states);
+  }
+  const control = (region: string): RoutingControl => ({ RoutingControlName: region, RoutingControlState: states[region]! });
+  return {
+    list: () => regions.map(control),
+    get: (region) => (regions.includes(region) ? control(region) : undefined),
+    set: (region, state) => {
+      if (!regions.includes(region)) return undefined;
+      const next = { ...states, [region]: state };
+      writeFileAtomically(file, next);
+      states[region] = state;
+      return control(region);
+    },
+  };
+}
+
+function readStatesFile(file: string): RoutingControlStates {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`routing controls file ${file} is not readable JSON (${(error as Error).message}); fix or delete it`);
+  }
+  const valid =
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((state) => (ROUTING_CONTROL_STATES as readonly unknown[]).includes(state));
+  if (!valid) throw new ConfigError(`routing controls file ${file} must map region names to "On" or "Off"; fix or delete it`);
+  return parsed as RoutingControlStates;
+}
+
+const pick = (states: RoutingControlStates, regions: string[]) =>
+  Object.fromEntries(Object.entries(states).filter(([region]) => regions.includes(region)));
+
+/** Temp file, fsync, rename: a crash mid-write leaves the old file or the new one, never half of one. */
+function writeFileAtomically(file: string, states: RoutingControlStates): void {
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w');
+  try {
+    writeSync(fd, `${JSON.stringify(states, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
+
+/**
+ * Parses the initial states as config gives them: `ap-northeast-1=On,ap-northeast-3=Off`.
+ * The order is the region order (primary first).
+ */
+export function parseRoutingControlStates(text: string, what = 'ROUTING_CONTROLS_INITIAL'): RoutingControlStates {
+  const states: RoutingControlStates = {};
+  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9-]+)=(On|Off)$/.exec(entry);
+    if (!match) throw new ConfigError(`${what}: "${entry}" is not <region>=On or <region>=Off`);
+    states[match[1]!] = match[2] as RoutingControlState;
+  }
+  if (Object.keys(states).length === 0) throw new ConfigError(`${what} names no region`);
+  return states;
+}
+
+const RoutingControlReply = Type.Object({
+  RoutingControlName: Type.String(),
+  RoutingControlState: Type.Union(ROUTING_CONTROL_STATES.map((state) => Type.Literal(state))),
+});
+const RegionParams = Type.Object({ region: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) });
+const UpdateBody = Type.Object(
+  { RoutingControlState: Type.Union(ROUTING_CONTROL_STATES.map((state) => Type.Literal(state))) },
+  { additionalProperties: false },
+);
+
+/** The routing controls service: the store behind an HTTP API shaped after ARC's cluster API. */
+export function buildRoutingControlsApp(options: { store: RoutingControlStore; logger?: boolean }): App {
+  const app = createService({ name: 'routing-controls', ...(options.logger === false ? { logger: false } : {}) });
+  const unknown = (region: string) => notFound(`no routing control for region ${region}`);
+
+  app.get('/routingcontrols', { schema: { response: { 200: Type.Array(RoutingControlReply) } } }, () => options.store.list());
+
+  app.get('/routingcontrols/:region', { schema: { params: RegionParams, response: { 200: RoutingControlReply, 400: ErrorReply, 404: ErrorReply } } }, (request) => {
+    const control = options.store.get(request.params.region);
+    if (!control) throw unknown(request.params.region);
+    return control;
+  });
+
+  app.put(
+    '/routingcontrols/:region',
+    { schema: { params: RegionParams, body: UpdateBody, response: { 200: RoutingControlReply, 400: ErrorReply, 404: ErrorReply } } },
+    (request) => {
+      const control = options.store.set(request.params.region, request.body.RoutingControlState);
+      if (!control) throw unknown(request.params.region);
+      request.log.info({ region: control.RoutingControlName, state: control.RoutingControlState }, 'routing control updated');
+      return control;
+    },
+  );
+
+  return app;
+}
+
+/** A reply other than the one asked for, with the service's `{error, message}`. */
+export class RoutingControlsError extends Error {
+  override name = 'RoutingControlsError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(url: string, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
+  const client = createServiceClient({ baseUrl: url, timeoutMs: 2000, connections: 1 });
+  try {
+    const reply = method === 'GET' ? await client.get<T>(path) : await client.put<T>(path, body);
+    if (reply.status !== 200) {
+      const error = reply.body as { message?: string } | null;
+      throw new RoutingControlsError(reply.status, error?.message ?? `routing controls answered ${reply.status}`);
+    }
+    return reply.body;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Every routing control's state, as region → On|Off in the service's region order. */
+export async function getRoutingControls(url: string): Promise<RoutingControlStates> {
+  const controls = await call<RoutingControl[]>(url, 'GET', '/routingcontrols');
+  return Object.fromEntries(controls.map((control) => [control.RoutingControlName, control.RoutingControlState]));
+}
+
+/** Sets one region's routing control (`update-routing-control-state`); throws RoutingControlsError for an unknown region. */
+export function setRoutingControl(url: string, region: string, state: RoutingControlState): Promise<RoutingControl> {
+  return call<RoutingControl>(url, 'PUT', `/routingcontrols/${encodeURIComponent(region)}`, { RoutingControlState: state });
+}
