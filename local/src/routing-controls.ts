@@ -116,13 +116,11 @@ export function parseRoutingControlStates(text: string, what = 'ROUTING_CONTROLS
   return states;
 }
 
-const RoutingControlReply = Type.Object({
-  RoutingControlName: Type.String(),
-  RoutingControlState: Type.Union(ROUTING_CONTROL_STATES.map((state) => Type.Literal(state))),
-});
+const StateSchema = Type.Union([Type.Literal('On'), Type.Literal('Off')]);
+const RoutingControlReply = Type.Object({ RoutingControlName: Type.String(), RoutingControlState: StateSchema });
 const RegionParams = Type.Object({ region: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) });
 const UpdateBody = Type.Object(
-  { RoutingControlState: Type.Union(ROUTING_CONTROL_STATES.map((state) => Type.Literal(state))) },
+  { RoutingControlState: StateSchema },
   { additionalProperties: false },
 );
 
