@@ -309,9 +309,9 @@ export function createSupervisor(options: SupervisorOptions) {
       slot.checking = false;
       const current = entry.slots.get(slot.index);
       if (stopped || current?.launchId !== launchId) return;
-      const next = afterHealthCheck(current, ok, Date.now(), policy);
-      if (next.state !== current.state) emit({ type: next.state === 'healthy' ? 'healthy' : 'unhealthy', region: entry.spec.region, service: entry.spec.service, index: slot.index, port: slot.port });
-      Object.assign(current, next);
+      const before = current.state;
+      Object.assign(current, afterHealthCheck(current, ok, Date.now(), policy));
+      if (current.state !== before) emit({ type: current.state === 'healthy' ? 'healthy' : 'unhealthy', region: entry.spec.region, service: entry.spec.service, index: slot.index, port: slot.port });
     });
   };
 
