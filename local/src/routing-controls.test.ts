@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   getRoutingControls,
   openRoutingControlStore,
   parseRoutingControlStates,
+  routingControlArnOf,
   RoutingControlsError,
   setRoutingControl,
   type RoutingControlStates,
@@ -160,6 +162,77 @@ describe('the routing controls API', () => {
     const badName = await fetch(`${url}/routingcontrols/Tokyo%20Region`);
     expect(badName.status).toBe(400);
     expect(await badName.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+// The real AWS CLI against the local cluster, as an operator would drive ARC (`.ci/run` installs it).
+describe.runIf(existsSync('/usr/bin/aws'))('the AWS CLI against the routing controls', () => {
+  const apps: App[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+  const aws = (endpoint: string, ...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const env = { PATH: process.env.PATH ?? '', HOME: dir, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_DEFAULT_REGION: TOKYO, AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '' };
+      execFile('/usr/bin/aws', ['route53-recovery-cluster', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('lists, reads and updates the controls as it does on ARC', async () => {
+    const app = buildRoutingControlsApp({ store: openRoutingControlStore(file, INITIAL), logger: false });
+    apps.push(app);
+    const port = await freePort();
+    await app.listen({ port, host: '127.0.0.1' });
+    const endpoint = `http://127.0.0.1:${port}`;
+
+    const updated = await aws(endpoint, 'update-routing-control-state', '--routing-control-arn', routingControlArnOf(TOKYO), '--routing-control-state', 'Off');
+    expect(updated).toMatchObject({ code: 0 });
+    expect(await getRoutingControls(endpoint)).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'Off' });
+
+    const got = await aws(endpoint, 'get-routing-control-state', '--routing-control-arn', routingControlArnOf(TOKYO));
+    expect(JSON.parse(got.stdout)).toEqual({ RoutingControlArn: routingControlArnOf(TOKYO), RoutingControlName: TOKYO, RoutingControlState: 'Off' });
+
+    const listed = await aws(endpoint, 'list-routing-controls');
+    expect(JSON.parse(listed.stdout).RoutingControls.map((control: { RoutingControlName: string; RoutingControlState: string }) => [control.RoutingControlName, control.RoutingControlState])).toEqual([
+      [TOKYO, 'Off'],
+      [OSAKA, 'Off'],
+    ]);
+
+    const missing = await aws(endpoint, 'get-routing-control-state', '--routing-control-arn', routingControlArnOf('us-east-1'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('ResourceNotFoundException');
+  });
+});
+
+describe('the ARC wire protocol', () => {
+  const apps: App[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+
+  it('takes the region name as the ARN, and answers bad protocol input with 400 {error, message}', async () => {
+    const app = buildRoutingControlsApp({ store: openRoutingControlStore(file, INITIAL), logger: false });
+    apps.push(app);
+    const send = (target: string, body: string) =>
+      app.inject({ method: 'POST', url: '/', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `ToggleCustomerAPI.${target}` }, body });
+
+    const update = await send('UpdateRoutingControlState', JSON.stringify({ RoutingControlArn: OSAKA, RoutingControlState: 'On' }));
+    expect([update.statusCode, update.json()]).toEqual([200, {}]);
+    expect(openRoutingControlStore(file, INITIAL).get(OSAKA)?.RoutingControlState).toBe('On');
+
+    for (const [target, body, type] of [
+      ['UpdateRoutingControlState', JSON.stringify({ RoutingControlArn: OSAKA, RoutingControlState: 'on' }), undefined],
+      ['UpdateRoutingControlState', JSON.stringify({ RoutingControlArn: OSAKA }), 'ValidationException'],
+      ['GetRoutingControlState', '{}', 'ValidationException'],
+      ['GetRoutingControlState', '{"RoutingControlArn":', undefined],
+      ['DeleteRoutingControl', '{}', 'UnknownOperationException'],
+    ] as const) {
+      const reply = await send(target, body);
+      expect(reply.statusCode, `${target} ${body}`).toBe(400);
+      expect(reply.json()).toMatchObject({ error: expect.any(String), message: expect.any(String), ...(type ? { __type: type } : {}) });
+    }
+    expect(openRoutingControlStore(file, INITIAL).get(OSAKA)?.RoutingControlState).toBe('On');
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ConfigError, createServiceClient, createService, ErrorReply, notFound, type App } from '@corebank/kit';
 
 /** Where the routing controls service listens unless PORT says otherwise. */
@@ -148,7 +148,69 @@ export function buildRoutingControlsApp(options: { store: RoutingControlStore; l
     },
   );
 
+  registerArcProtocol(app, options.store);
   return app;
+}
+
+/** The local control panel's ARN prefix; a routing control's ARN ends with its region. */
+const ARN_PREFIX = 'arn:aws:route53-recovery-control::000000000000:controlpanel/corebank';
+export const routingControlArnOf = (region: string) => `${ARN_PREFIX}/routingcontrol/${region}`;
+/** Accepts the full ARN or the region name alone, as a shorthand on the command line. */
+const regionOfArn = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+
+const ArcTarget = Type.Object({ 'x-amz-target': Type.String() });
+const ArcBody = Type.Object({
+  RoutingControlArn: Type.Optional(Type.String({ minLength: 1 })),
+  RoutingControlState: Type.Optional(StateSchema),
+  ControlPanelArn: Type.Optional(Type.String()),
+  SafetyRulesToOverride: Type.Optional(Type.Array(Type.String())),
+  MaxResults: Type.Optional(Type.Integer()),
+  NextToken: Type.Optional(Type.String()),
+});
+
+/**
+ * The same controls over ARC's own wire protocol (JSON 1.0, POST / with X-Amz-Target), so
+ * that the real AWS CLI works against the local cluster as it does against ARC:
+ * `aws route53-recovery-cluster update-routing-control-state --routing-control-arn <arn>
+ * --routing-control-state Off --endpoint-url http://localhost:8079`. Errors keep the
+ * `{error, message}` body and add the protocol's `__type`, from which the CLI takes the error's name.
+ */
+function registerArcProtocol(app: App, store: RoutingControlStore): void {
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-amz-json-1.0', { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, body === '' ? {} : JSON.parse(body as string));
+      } catch (error) {
+        done(Object.assign(error as Error, { statusCode: 400 }), undefined);
+      }
+    });
+    const arc = scope.withTypeProvider<TypeBoxTypeProvider>();
+    arc.post('/', { schema: { headers: ArcTarget, body: ArcBody } }, async (request, reply) => {
+      const fail = (status: number, type: string, error: string, message: string) =>
+        reply.status(status).send({ error, message, __type: type });
+      const operation = request.headers['x-amz-target'].replace(/^ToggleCustomerAPI\./, '');
+      const { RoutingControlArn: arn, RoutingControlState: state } = request.body;
+      const asArc = (control: RoutingControl) => ({ ...control, RoutingControlArn: routingControlArnOf(control.RoutingControlName) });
+
+      if (operation === 'ListRoutingControls') {
+        return { RoutingControls: store.list().map((control) => ({ ...asArc(control), ControlPanelArn: ARN_PREFIX, ControlPanelName: 'corebank' })) };
+      }
+      if (operation !== 'GetRoutingControlState' && operation !== 'UpdateRoutingControlState') {
+        return fail(400, 'UnknownOperationException', 'bad_request', `unsupported operation ${operation}`);
+      }
+      if (!arn) return fail(400, 'ValidationException', 'invalid_request', 'RoutingControlArn is required');
+      const region = regionOfArn(arn);
+      if (operation === 'GetRoutingControlState') {
+        const control = store.get(region);
+        return control ? asArc(control) : fail(404, 'ResourceNotFoundException', 'not_found', `no routing control ${arn}`);
+      }
+      if (!state) return fail(400, 'ValidationException', 'invalid_request', 'RoutingControlState is required');
+      const control = store.set(region, state);
+      if (!control) return fail(404, 'ResourceNotFoundException', 'not_found', `no routing control ${arn}`);
+      request.log.info({ region, state }, 'routing control updated');
+      return {};
+    });
+  });
 }
 
 /** A reply other than the one asked for, with the service's `{error, message}`. */
