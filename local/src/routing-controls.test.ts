@@ -15,6 +15,7 @@ import {
   routingControlArnOf,
   RoutingControlsError,
   setRoutingControl,
+  watchRoutingControls,
   type RoutingControlStates,
 } from './routing-controls.ts';
 
@@ -130,6 +131,31 @@ describe('the routing controls API', () => {
     expect(one.status).toBe(200);
     expect(await one.json()).toEqual({ RoutingControlName: OSAKA, RoutingControlState: 'On' });
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'On' });
+  });
+
+  it('is watched by the global endpoint, which keeps the last states while the service is away', async () => {
+    const { app, url } = await serve();
+    const watch = watchRoutingControls({ url, regionOrder: ORDER, intervalMs: 50 });
+    try {
+      await watch.ready();
+      expect(watch.activeRegion()).toBe(TOKYO);
+      await setRoutingControl(url, TOKYO, 'Off');
+      await waitFor('no active region', async () => expect(watch.activeRegion()).toBeUndefined(), 5000, 20);
+      await setRoutingControl(url, OSAKA, 'On');
+      await waitFor('Osaka active', async () => expect(watch.activeRegion()).toBe(OSAKA), 5000, 20);
+      await app.close();
+      await watch.refresh();
+      expect(watch.states()).toEqual({ [TOKYO]: 'Off', [OSAKA]: 'On' });
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('has no active region for a watcher that never got an answer', async () => {
+    const watch = watchRoutingControls({ url: `http://127.0.0.1:${await freePort()}`, regionOrder: ORDER });
+    await watch.ready();
+    watch.stop();
+    expect(watch.activeRegion()).toBeUndefined();
   });
 
   it('answers an unknown region with 404 through the client too', async () => {

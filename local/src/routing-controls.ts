@@ -248,3 +248,32 @@ export async function getRoutingControls(url: string): Promise<RoutingControlSta
 export function setRoutingControl(url: string, region: string, state: RoutingControlState): Promise<RoutingControl> {
   return call<RoutingControl>(url, 'PUT', `/routingcontrols/${encodeURIComponent(region)}`, { RoutingControlState: state });
 }
+
+/**
+ * The global endpoint's view of the routing controls: polls them every `intervalMs` and
+ * answers the active region from the last answer (`activeRegionOf`). When the service does
+ * not answer, the last known states stay, as DNS keeps answering while ARC's API is away;
+ * before the first answer no region is active.
+ */
+export function watchRoutingControls(options: { url: string; regionOrder: readonly string[]; intervalMs?: number }) {
+  let states: RoutingControlStates = {};
+  const refresh = async () => {
+    try {
+      states = await getRoutingControls(options.url);
+    } catch {
+      // keep the last known states
+    }
+  };
+  const timer = setInterval(() => void refresh(), options.intervalMs ?? 500);
+  timer.unref();
+  const first = refresh();
+  return {
+    /** Resolves after the first poll, answered or not. */
+    ready: () => first,
+    /** Polls now (the timer does it every intervalMs). */
+    refresh,
+    states: () => states,
+    activeRegion: () => activeRegionOf(states, options.regionOrder),
+    stop: () => clearInterval(timer),
+  };
+}

@@ -100,3 +100,43 @@ export function scaleService(url: string, region: string, service: string, desir
 export async function getTargets(url: string): Promise<Targets> {
   return (await call<{ targets: Targets }>(url, 'GET', '/targets')).targets;
 }
+
+/**
+ * The endpoints' view of the target groups: polls GET /targets every `intervalMs` and hands
+ * out a service's healthy instances in turn (round robin). When the supervisor does not
+ * answer, the last known targets stay, as an ALB keeps routing when its control plane is
+ * away; before the first answer there are none.
+ */
+export function watchTargets(options: { url: string; intervalMs?: number }) {
+  let targets: Targets = {};
+  const turns = new Map<string, number>();
+  const refresh = async () => {
+    try {
+      targets = await getTargets(options.url);
+    } catch {
+      // keep the last known targets
+    }
+  };
+  const timer = setInterval(() => void refresh(), options.intervalMs ?? 500);
+  timer.unref();
+  const first = refresh();
+  return {
+    /** Resolves after the first poll, answered or not. */
+    ready: () => first,
+    /** Polls now (the timer does it every intervalMs). */
+    refresh,
+    current: () => targets,
+    /** The next healthy instance of `service` in `region`, or undefined if none is in rotation. */
+    pick(region: string, service: string): string | undefined {
+      const urls = targets[region]?.[service] ?? [];
+      if (urls.length === 0) return undefined;
+      const key = `${region} ${service}`;
+      const turn = turns.get(key) ?? 0;
+      turns.set(key, turn + 1);
+      return urls[turn % urls.length];
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+export type TargetsWatch = ReturnType<typeof watchTargets>;

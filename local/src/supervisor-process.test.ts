@@ -11,7 +11,7 @@ import type { App } from '@corebank/kit';
 import { freePort, waitFor } from './ports.ts';
 import { startServiceProcess } from './processes.ts';
 import { createSupervisor, type Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
-import { buildSupervisorApp, getServiceStatus, getTargets, scaleService, SupervisorApiError } from './supervisor-api.ts';
+import { buildSupervisorApp, getServiceStatus, getTargets, scaleService, SupervisorApiError, watchTargets } from './supervisor-api.ts';
 
 const REGION = 'ap-northeast-1';
 const FIXTURE = 'local/test/fixtures/health-server.mjs';
@@ -198,6 +198,27 @@ describe('the supervisor control API', () => {
 
     expect(await scaleService(api, REGION, 'balance', 2)).toMatchObject({ desired: 2, running: 2, healthy: 1 });
     await waitFor('two balance targets', async () => expect((await getTargets(api))[REGION]!.balance).toEqual([url(ports[0]!), url(ports[1]!)]), 30_000, 20);
+  });
+
+  it('is watched by the endpoints, which take turns among the healthy instances and keep the last targets while it is away', async () => {
+    const { api, portsOf } = await serve();
+    const ports = portsOf('balance');
+    const watch = watchTargets({ url: api, intervalMs: 50 });
+    try {
+      await watch.ready();
+      expect(watch.pick(REGION, 'count')).toBeUndefined();
+      expect(watch.pick('ap-northeast-3', 'balance')).toBeUndefined();
+      await scaleService(api, REGION, 'balance', 2);
+      await waitFor('two balance targets', async () => expect(watch.current()[REGION]!.balance).toHaveLength(2), 30_000, 20);
+      const picks = Array.from({ length: 4 }, () => watch.pick(REGION, 'balance'));
+      expect(picks.sort()).toEqual([url(ports[0]!), url(ports[0]!), url(ports[1]!), url(ports[1]!)]);
+
+      await apps.pop()!.close();
+      await watch.refresh();
+      expect(watch.current()[REGION]!.balance).toEqual([url(ports[0]!), url(ports[1]!)]);
+    } finally {
+      watch.stop();
+    }
   });
 
   it.each([
