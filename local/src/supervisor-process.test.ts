@@ -2,7 +2,7 @@
  * The supervisor against real processes: a tiny HTTP server (local/test/fixtures) launched the
  * way the local system launches services, killed with SIGKILL as an OOM kill would.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,23 @@ describe('the supervisor with real processes', () => {
     expect(waited).toBeLessThan(BACKOFF.initialMs + 2000);
     // The fixture fails its health check for its first READY_AFTER_MS: the supervisor did not take it early.
     expect(events[healthy]!.at - events[restarted]!.at).toBeGreaterThanOrEqual(READY_AFTER_MS);
+  });
+
+  it('takes an instance that fails its health check out of rotation without restarting it, and back in once it answers', async () => {
+    const sickFile = join(logDir, 'count-sick');
+    const { supervisor, events } = await supervise([{ service: 'count', ports: 1, env: { SICK_FILE: sickFile } }]);
+    await waitFor('count in rotation', async () => expect(supervisor.targets(REGION, 'count')).toHaveLength(1), 30_000, 20);
+    const pid = statusOf(supervisor, 'count').instances[0]!.pid;
+
+    writeFileSync(sickFile, '');
+    await waitFor('count out of rotation', async () => expect(statusOf(supervisor, 'count').instances[0]!.state).toBe('unhealthy'), 30_000, 20);
+    expect(supervisor.targets(REGION, 'count')).toEqual([]);
+    expect(statusOf(supervisor, 'count')).toMatchObject({ running: 1, healthy: 0 });
+
+    rmSync(sickFile);
+    await waitFor('count back in rotation', async () => expect(supervisor.targets(REGION, 'count')).toHaveLength(1), 30_000, 20);
+    expect(statusOf(supervisor, 'count').instances[0]).toMatchObject({ pid, restarts: 0 });
+    expect(events.map((event) => event.type)).toEqual(['started', 'healthy', 'unhealthy', 'healthy']);
   });
 
   it('backs off further with each quick crash, and never puts a crashing instance in rotation', async () => {

@@ -305,14 +305,17 @@ export function createSupervisor(options: SupervisorOptions) {
     slot.checking = true;
     slot.lastCheckAt = now;
     const launchId = slot.launchId;
-    void healthCheck(instanceUrl(slot.port)).then((ok) => {
-      slot.checking = false;
-      const current = entry.slots.get(slot.index);
-      if (stopped || current?.launchId !== launchId) return;
-      const before = current.state;
-      Object.assign(current, afterHealthCheck(current, ok, Date.now(), policy));
-      if (current.state !== before) emit({ type: current.state === 'healthy' ? 'healthy' : 'unhealthy', region: entry.spec.region, service: entry.spec.service, index: slot.index, port: slot.port });
-    });
+    void Promise.resolve()
+      .then(() => healthCheck(instanceUrl(slot.port)))
+      .catch(() => false)
+      .then((ok) => {
+        slot.checking = false;
+        const current = entry.slots.get(slot.index);
+        if (stopped || current?.launchId !== launchId) return;
+        const before = current.state;
+        Object.assign(current, afterHealthCheck(current, ok, Date.now(), policy));
+        if (current.state !== before) emit({ type: current.state === 'healthy' ? 'healthy' : 'unhealthy', region: entry.spec.region, service: entry.spec.service, index: slot.index, port: slot.port });
+      });
   };
 
   function tick() {
