@@ -73,6 +73,12 @@ describe('the routing control store', () => {
     ]);
   });
 
+  it('creates the file\'s folder on a first start', () => {
+    const nested = join(dir, 'data', 'routing-controls.json');
+    openRoutingControlStore(nested, INITIAL);
+    expect(JSON.parse(readFileSync(nested, 'utf8'))).toEqual(INITIAL);
+  });
+
   it('keeps what the file says over the initial states, and leaves no temp file', () => {
     openRoutingControlStore(file, INITIAL).set(TOKYO, 'Off');
     const reopened = openRoutingControlStore(file, INITIAL);

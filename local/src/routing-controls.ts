@@ -5,7 +5,7 @@
  * reads and changes them, as `aws route53-recovery-cluster get-routing-control-state` and
  * `update-routing-control-state` do.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ConfigError, createServiceClient, createService, ErrorReply, notFound, type App } from '@corebank/kit';
@@ -90,6 +90,7 @@ const pick = (states: RoutingControlStates, regions: string[]) =>
 
 /** Temp file, fsync, rename: a crash mid-write leaves the old file or the new one, never half of one. */
 function writeFileAtomically(file: string, states: RoutingControlStates): void {
+  mkdirSync(dirname(file), { recursive: true });
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   const fd = openSync(temp, 'w');
   try {
