@@ -4,6 +4,7 @@ import {
   afterHealthCheck,
   decide,
   DEFAULT_BACKOFF,
+  DEFAULT_POLICY,
   instancePorts,
   restartDelayMs,
   started,
@@ -138,6 +139,7 @@ describe('started', () => {
       pid: undefined,
       startedAt: T0,
       healthySince: undefined,
+      failedChecks: 0,
       exitedAt: undefined,
       quickCrashes: 0,
       restarts: 0,
@@ -153,11 +155,27 @@ describe('afterHealthCheck', () => {
     expect(afterHealthCheck(instance(0, 'starting'), true, T0)).toMatchObject({ state: 'healthy', healthySince: T0 });
   });
 
-  it('takes a healthy instance out on a failure and back in on a pass', () => {
+  it('takes a healthy instance out on the second failure in a row and back in on a pass', () => {
     const healthy = afterHealthCheck(instance(0, 'starting'), true, T0);
-    const unhealthy = afterHealthCheck(healthy, false, T0 + 2000);
-    expect(unhealthy).toMatchObject({ state: 'unhealthy', healthySince: undefined });
-    expect(afterHealthCheck(unhealthy, true, T0 + 4000)).toMatchObject({ state: 'healthy', healthySince: T0 + 4000 });
+    const once = afterHealthCheck(healthy, false, T0 + 2000);
+    expect(once).toMatchObject({ state: 'healthy', healthySince: T0, failedChecks: 1 });
+    const unhealthy = afterHealthCheck(once, false, T0 + 4000);
+    expect(unhealthy).toMatchObject({ state: 'unhealthy', healthySince: undefined, failedChecks: 2 });
+    expect(afterHealthCheck(unhealthy, true, T0 + 6000)).toMatchObject({ state: 'healthy', healthySince: T0 + 6000, failedChecks: 0 });
+  });
+
+  it('forgives a single failure once the instance passes again', () => {
+    let record = afterHealthCheck(instance(0, 'starting'), true, T0);
+    record = afterHealthCheck(record, false, T0 + 2000);
+    record = afterHealthCheck(record, true, T0 + 4000);
+    record = afterHealthCheck(record, false, T0 + 6000);
+    expect(record).toMatchObject({ state: 'healthy', healthySince: T0, failedChecks: 1 });
+  });
+
+  it('follows the unhealthy threshold given', () => {
+    const policy = { ...DEFAULT_POLICY, unhealthyThreshold: 1 };
+    expect(afterHealthCheck(afterHealthCheck(instance(0, 'starting'), true, T0), false, T0 + 1, policy).state).toBe('unhealthy');
+    expect(afterHealthCheck(instance(0, 'starting'), false, T0 + 1, policy).state).toBe('starting');
   });
 
   it('ignores a late result for an instance that has exited or is being stopped', () => {
@@ -182,6 +200,7 @@ describe('afterHealthCheck', () => {
     let record = instance(0, 'starting', { quickCrashes: 3 });
     record = afterHealthCheck(record, true, T0);
     record = afterHealthCheck(record, false, T0 + 20_000);
+    record = afterHealthCheck(record, false, T0 + 21_000);
     record = afterHealthCheck(record, true, T0 + 22_000);
     record = afterHealthCheck(record, true, T0 + 40_000);
     expect(record.quickCrashes).toBe(3);

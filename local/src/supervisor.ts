@@ -21,6 +21,14 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 10_000, stableMs: 30_000 };
 
+export interface SupervisionPolicy extends BackoffPolicy {
+  /** Failed health checks in a row that take a healthy instance out of rotation (the ALB's unhealthy threshold). */
+  unhealthyThreshold: number;
+}
+
+/** One slow check on a busy machine does not take an instance out; two in a row do. */
+export const DEFAULT_POLICY: SupervisionPolicy = { ...DEFAULT_BACKOFF, unhealthyThreshold: 2 };
+
 /** One slot of a service: instance k of (region, service), always on the service's k-th port. */
 export interface InstanceRecord {
   index: number;
@@ -30,6 +38,8 @@ export interface InstanceRecord {
   startedAt: number;
   /** Since when it has answered every health check; undefined while not healthy. */
   healthySince: number | undefined;
+  /** Health checks failed in a row. */
+  failedChecks: number;
   exitedAt: number | undefined;
   /** Exits since the slot last stayed healthy for `stableMs`: sets the restart delay. */
   quickCrashes: number;
@@ -102,6 +112,7 @@ export function started(index: number, port: number, now: number, previous?: Ins
     pid: undefined,
     startedAt: now,
     healthySince: undefined,
+    failedChecks: 0,
     exitedAt: undefined,
     quickCrashes: previous?.quickCrashes ?? 0,
     restarts: previous ? previous.restarts + 1 : 0,
@@ -114,15 +125,19 @@ export function afterExit(instance: InstanceRecord, now: number): InstanceRecord
 }
 
 /**
- * A health check's result. A pass makes the instance healthy (in rotation); a failure takes
- * a healthy one out (unhealthy) but leaves a starting one starting. Staying healthy for
- * `stableMs` clears the crash count.
+ * A health check's result. A pass makes the instance healthy (in rotation); `unhealthyThreshold`
+ * failures in a row take a healthy one out (unhealthy); a starting one stays starting until
+ * its first pass. Staying healthy for `stableMs` clears the crash count.
  */
-export function afterHealthCheck(instance: InstanceRecord, ok: boolean, now: number, policy: BackoffPolicy = DEFAULT_BACKOFF): InstanceRecord {
+export function afterHealthCheck(instance: InstanceRecord, ok: boolean, now: number, policy: SupervisionPolicy = DEFAULT_POLICY): InstanceRecord {
   if (!isAlive(instance.state)) return instance;
-  if (!ok) return instance.state === 'starting' ? instance : { ...instance, state: 'unhealthy', healthySince: undefined };
-  const healthySince = instance.healthySince ?? now;
-  return { ...instance, state: 'healthy', healthySince, quickCrashes: now - healthySince >= policy.stableMs ? 0 : instance.quickCrashes };
+  if (!ok) {
+    const failedChecks = instance.failedChecks + 1;
+    if (instance.state === 'healthy' && failedChecks >= policy.unhealthyThreshold) return { ...instance, state: 'unhealthy', healthySince: undefined, failedChecks };
+    return { ...instance, failedChecks };
+  }
+  const healthySince = instance.state === 'healthy' ? (instance.healthySince ?? now) : now;
+  return { ...instance, state: 'healthy', healthySince, failedChecks: 0, quickCrashes: now - healthySince >= policy.stableMs ? 0 : instance.quickCrashes };
 }
 
 /** Ports of a service's instances: the base port, then every `stride` above it (3101, 3111, 3121 …). */
@@ -165,6 +180,8 @@ export interface SupervisorOptions {
   /** How often decisions are made; a starting instance is also checked this often, so it joins the rotation soon after it is ready. */
   tickMs?: number;
   backoff?: Partial<BackoffPolicy>;
+  /** Failed checks in a row that take an instance out of rotation (2 unless told). */
+  unhealthyThreshold?: number;
   /** Grace between SIGTERM and SIGKILL when an instance is stopped. */
   stopGraceMs?: number;
   onEvent?(event: SupervisorEvent): void;
@@ -224,7 +241,7 @@ async function httpHealthCheck(url: string, timeoutMs: number): Promise<boolean>
  * `stop()`, which stops every instance and resolves once every process has exited.
  */
 export function createSupervisor(options: SupervisorOptions) {
-  const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const policy: SupervisionPolicy = { ...DEFAULT_POLICY, ...options.backoff, ...(options.unhealthyThreshold ? { unhealthyThreshold: options.unhealthyThreshold } : {}) };
   const healthIntervalMs = options.healthIntervalMs ?? 2000;
   const healthTimeoutMs = options.healthTimeoutMs ?? 1500;
   const healthCheck = options.healthCheck ?? ((url: string) => httpHealthCheck(url, healthTimeoutMs));
