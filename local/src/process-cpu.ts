@@ -8,32 +8,33 @@ const TICKS_PER_SECOND = 100;
 
 /** What a process is, from its command line: the service it runs, or the server it is. */
 export function roleOf(commandLine: string): string {
-  const service = /services\/(\w+)\/src\/([\w-]+)\.ts/.exec(commandLine);
+  const service = /services\/(\w+)\/(?:src|dist)\/([\w-]+)\.[jt]s/.exec(commandLine);
   if (service) return service[2] === 'worker-main' ? 'transaction-worker' : service[1]!;
   if (commandLine.includes('endpoints-main')) return 'endpoints';
+  if (/client\/(?:src|dist)\/main\.[jt]s/.test(commandLine)) return 'load client';
   if (commandLine.includes('DynamoDBLocal.jar')) return 'dynamodb-local';
   if (/(^|\/)postgres\b/.test(commandLine) || commandLine.startsWith('postgres:')) return 'postgres';
   return 'other';
 }
 
 /**
- * Reads /proc: the CPU time of `rootPid` (named `rootRole`) and of all its descendants,
- * summed by role. Returns null where there is no /proc (macOS, Windows).
+ * Reads /proc: `measure` of `rootPid` (named `rootRole`) and of all its descendants, summed
+ * by role. Returns null where there is no /proc (macOS, Windows).
  */
-export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
+function sumByRole(rootPid: number, rootRole: string, measure: (pid: number, stat: string[]) => number): Map<string, number> | null {
   let pids: number[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
   } catch {
     return null;
   }
-  const processes = new Map<number, { parent: number; ticks: number; commandLine: string }>();
+  const processes = new Map<number, { parent: number; amount: number; commandLine: string }>();
   for (const pid of pids) {
     try {
       // The command name in parentheses may hold spaces: the fields after it are split safely.
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      processes.set(pid, { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), commandLine });
+      processes.set(pid, { parent: Number(fields[1]), amount: measure(pid, fields), commandLine });
     } catch {
       // The process ended while we looked.
     }
@@ -44,13 +45,31 @@ export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
     }
     return false;
   };
-  const byRole: CpuByRole = new Map();
-  for (const [pid, { ticks, commandLine }] of processes) {
+  const byRole = new Map<string, number>();
+  for (const [pid, { amount, commandLine }] of processes) {
     if (pid !== rootPid && !isDescendant(pid)) continue;
     const role = pid === rootPid ? rootRole : roleOf(commandLine);
-    byRole.set(role, (byRole.get(role) ?? 0) + (ticks * 1000) / TICKS_PER_SECOND);
+    byRole.set(role, (byRole.get(role) ?? 0) + amount);
   }
   return byRole;
+}
+
+/** CPU time (ms) of `rootPid` (named `rootRole`) and all its descendants, by role; null without /proc. */
+export function cpuByRole(rootPid: number, rootRole: string): CpuByRole | null {
+  return sumByRole(rootPid, rootRole, (_pid, stat) => ((Number(stat[11]) + Number(stat[12])) * 1000) / TICKS_PER_SECOND);
+}
+
+/**
+ * Resident memory (VmRSS, MB) of `rootPid` (named `rootRole`) and all its descendants, by
+ * role, largest first; null without /proc. PostgreSQL's processes share memory, so their
+ * sum overstates what they hold together.
+ */
+export function rssByRole(rootPid: number, rootRole: string): Array<{ role: string; mb: number }> | null {
+  const byRole = sumByRole(rootPid, rootRole, (pid) => {
+    const kilobytes = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kilobytes ? Number(kilobytes[1]) / 1024 : 0;
+  });
+  return byRole && [...byRole].map(([role, mb]) => ({ role, mb })).filter(({ mb }) => mb > 0).sort((a, b) => b.mb - a.mb);
 }
 
 /** CPU used by each role between two readings, largest first. */
