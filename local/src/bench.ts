@@ -16,7 +16,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
 import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
-import { cpuByRole, cpuSince } from './process-cpu.ts';
+import { cpuByRole, cpuSince, rssByRole } from './process-cpu.ts';
 import { TOKYO } from './regions.ts';
 import { startScratchSystem } from './scratch-system.ts';
 
@@ -135,7 +135,14 @@ async function measureCeiling(endpoint: string, concurrency: number): Promise<nu
   }
 }
 
+/** Resident memory of each process the bench started, and of the bench (the load client) itself. */
+function rssLine(): string | undefined {
+  const rss = rssByRole(process.pid, 'load client');
+  return rss?.map(({ role, mb }) => `${role} ${mb.toFixed(0)}`).join(', ');
+}
+
 await withSystem(async (host, dynamodb) => {
+  const idleRss = rssLine();
   const rows: string[] = [];
   const cpuRows: string[] = [];
   let latencyTargetCpuMs: number | undefined;
@@ -175,4 +182,5 @@ await withSystem(async (host, dynamodb) => {
     for (const row of cpuRows) console.log(row);
   }
   if (latencyTargetCpuMs !== undefined) console.log(`\n${latencyBudget(latencyTargetCpuMs)}`);
+  if (idleRss) console.log(`\nRSS by process (MB; postgres sums its processes):\n  idle, before the load  ${idleRss}\n  after the load         ${rssLine()}`);
 });
