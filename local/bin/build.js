@@ -14,11 +14,13 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** This script's path: also where the bundles that include this module find it. */
+const BUILD_SCRIPT = join(ROOT, 'local/bin/build.js');
 
 /** Each workspace's entry points: the processes the local system, the images and the scripts run. */
 export const ENTRY_POINTS = /** @type {const} */ ({
@@ -177,7 +179,7 @@ export async function ensureBuilt({ workspaces = ALL_WORKSPACES, log = () => {} 
   if (stale.length === 0) return;
   log(describe(stale));
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, 'local/bin/build.js'), ...stale.map(({ workspace }) => workspace)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BUILD_SCRIPT, ...stale.map(({ workspace }) => workspace)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const [code, signal] = await once(child, 'exit');
   if (code !== 0) throw new Error(`the build failed (${signal ?? `exit code ${code}`}); its errors are above`);
   log(`built in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
@@ -185,7 +187,8 @@ export async function ensureBuilt({ workspaces = ALL_WORKSPACES, log = () => {} 
 
 const isWorkspace = (/** @type {string} */ name) => Object.hasOwn(ENTRY_POINTS, name);
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run as a command, not imported (bundled, import.meta.url names the bundle, not this file).
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === BUILD_SCRIPT) {
   const named = process.argv.slice(2).map((name) => name.replace(/\/$/, ''));
   const unknown = named.filter((name) => !isWorkspace(name));
   if (unknown.length > 0) {
