@@ -19,7 +19,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** This script's path: also where the bundles that include this module find it. */
+/** This script, also when this module runs inside a bundle (the CLI's, the bench's). */
 const BUILD_SCRIPT = join(ROOT, 'local/bin/build.js');
 
 /** Each workspace's entry points: the processes the local system, the images and the scripts run. */
