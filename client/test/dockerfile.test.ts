@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { builtPathOf } from '../../local/bin/build.js';
 
 /** No Docker engine runs in CI, so the Dockerfile's essentials are checked statically. */
 const dockerfile = await readFile(new URL('../Dockerfile', import.meta.url), 'utf8');
@@ -37,7 +38,10 @@ describe('client/Dockerfile', () => {
   it('exposes 8089 and starts the web UI on all interfaces', () => {
     expect(finalStage).toContain('EXPOSE 8089');
     const cmd = JSON.parse(finalStage.find((line) => line.startsWith('CMD '))!.slice(4)) as string[];
-    expect(cmd.slice(0, 4)).toEqual(['node', '--import', 'tsx', 'client/src/main.ts']);
+    // The bundle that `node local/bin/build.js client` writes in the build stage, run by plain node.
+    expect(cmd.slice(0, 2)).toEqual(['node', builtPathOf('client/src/main.ts')]);
+    expect(instructions).toContain('RUN node local/bin/build.js client');
+    expect(finalStage).toContain('COPY --from=build --chown=node:node /app/client ./client');
     expect(cmd.join(' ')).toContain('--web-host 0.0.0.0');
     expect(cmd.join(' ')).toContain('--port 8089');
   });

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The `corebank` command: runs the TypeScript CLI through tsx, so no build step is needed.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli.ts');
+// The `corebank` command: builds whatever changed since the last build (quickly nothing),
+// then runs the built CLI, so `npm ci` + `npm start` stay the whole set-up.
+import { ensureBuilt } from './build.js';
+
+await ensureBuilt({ log: (line) => console.log(`  ${line}`) });
+await import('../dist/cli.js');

@@ -24,7 +24,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
 import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
-import { cpuByRole, cpuSince } from './process-cpu.ts';
+import { cpuByRole, cpuSince, rssByRole } from './process-cpu.ts';
 import { TOKYO } from './regions.ts';
 import { startScratchSystem } from './scratch-system.ts';
 
@@ -137,7 +137,14 @@ async function measureCeiling(endpoint: string, concurrency: number): Promise<nu
   }
 }
 
+/** Resident memory of each process the bench started, and of the bench (the load client) itself. */
+function rssLine(): string | undefined {
+  const rss = rssByRole(process.pid, 'load client');
+  return rss?.map(({ role, mb }) => `${role} ${mb.toFixed(0)}`).join(', ');
+}
+
 await withSystem(async (host, dynamodb) => {
+  const idleRss = rssLine();
   const phases: Array<{ label: string; run: Measurement }> = [];
   const measure = async (label: string, users: number, pollMs: number) => {
     console.log(`\n${label}: ${users} user${users === 1 ? '' : 's'} for ${durationMs / 1000} s, polling every ${pollMs} ms ...`);
@@ -185,4 +192,5 @@ await withSystem(async (host, dynamodb) => {
     console.log(`  ${label.padEnd(18)} ${total.toFixed(1)} ms = ${run.cpuPerSaga.map(({ role, ms }) => `${role} ${ms.toFixed(1)}`).join(' + ') || '(no /proc)'}`);
   }
   if (nothingMeasured || targets.some(({ met }) => !met)) process.exitCode = 1;
+  if (idleRss) console.log(`\nRSS by process (MB; postgres sums its processes):\n  idle, before the load  ${idleRss}\n  after the load         ${rssLine()}`);
 });

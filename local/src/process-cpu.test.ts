@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuByRole, cpuSince, roleOf } from './process-cpu.ts';
+import { cpuByRole, cpuSince, roleOf, rssByRole } from './process-cpu.ts';
 
 describe('roleOf', () => {
   it.each([
@@ -10,6 +10,12 @@ describe('roleOf', () => {
     ['/usr/bin/node --import tsx services/transaction/src/api-main.ts', 'transaction'],
     ['/usr/bin/node --import tsx services/transaction/src/worker-main.ts', 'transaction-worker'],
     ['/usr/bin/node --import tsx local/src/endpoints-main.ts', 'endpoints'],
+    ['/usr/bin/node services/balance/dist/main.js', 'balance'],
+    ['/usr/bin/node services/count/dist/main.js', 'count'],
+    ['/usr/bin/node services/transaction/dist/api-main.js', 'transaction'],
+    ['/usr/bin/node services/transaction/dist/worker-main.js', 'transaction-worker'],
+    ['/usr/bin/node local/dist/endpoints-main.js', 'endpoints'],
+    ['/usr/bin/node client/dist/main.js', 'load client'],
     ['java -Xmx1g -jar /x/DynamoDBLocal.jar -port 8000', 'dynamodb-local'],
     ['/x/native/bin/postgres -D /data -p 54320', 'postgres'],
     ['postgres: postgres balance 127.0.0.1(38412) idle', 'postgres'],
@@ -30,6 +36,22 @@ describe.runIf(existsSync('/proc/self/stat'))('cpuByRole', () => {
       await new Promise((resolve) => child.stdout.once('data', resolve));
       const spent = cpuSince(before, cpuByRole(process.pid, 'test')!);
       expect(spent.find((entry) => entry.role === 'other')?.ms).toBeGreaterThanOrEqual(250);
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe.runIf(existsSync('/proc/self/status'))('rssByRole', () => {
+  it('reads the resident memory of this process and of a child that holds 64 MB more', async () => {
+    const child = spawn(process.execPath, ['-e', 'const held = Buffer.alloc(64 * 1024 * 1024, 1); console.log("done"); setInterval(() => held, 1000)'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const rss = rssByRole(process.pid, 'test')!;
+      expect(rss.find((entry) => entry.role === 'test')?.mb).toBeGreaterThan(20);
+      expect(rss.find((entry) => entry.role === 'other')?.mb).toBeGreaterThanOrEqual(64);
     } finally {
       child.kill();
     }

@@ -16,12 +16,12 @@ export interface ServiceProcess {
 }
 
 /**
- * Runs one service as its own Node process (TypeScript through tsx), as a container would,
- * with its output appended to `logFile`.
+ * Runs one service as its own Node process, from its built bundle (`script`, see
+ * local/bin/build.js) as a container would, with its output appended to `logFile`.
  */
 export function startServiceProcess(options: { name: string; script: string; env: Record<string, string>; logFile: string }): ServiceProcess {
   const log = openSync(options.logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', options.script], {
+  const child: ChildProcess = spawn(process.execPath, [options.script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', log, log],

@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } fr
 import type { EndpointsConfig, RegionUpstreams } from './endpoints.ts';
 import { startServiceProcess, type ServiceProcess } from './processes.ts';
 import { waitFor } from './ports.ts';
+import { builtPathOf, ensureBuilt } from '../bin/build.js';
 import {
   DYNAMODB_LOCAL_PORT,
   EMBEDDED_POSTGRES_PORT,
@@ -56,7 +57,8 @@ export interface LocalSystem {
   stop(): Promise<void>;
 }
 
-const SERVICE_SCRIPTS = {
+/** Each process's entry point; the processes run its bundle, built from it by local/bin/build.js. */
+const SERVICE_SOURCES = {
   balance: 'services/balance/src/main.ts',
   count: 'services/count/src/main.ts',
   transaction: 'services/transaction/src/api-main.ts',
@@ -64,6 +66,7 @@ const SERVICE_SCRIPTS = {
   load: 'client/src/main.ts',
   endpoints: 'local/src/endpoints-main.ts',
 } as const;
+const SERVICE_SCRIPTS = Object.fromEntries(Object.entries(SERVICE_SOURCES).map(([name, source]) => [name, builtPathOf(source)])) as Record<keyof typeof SERVICE_SOURCES, string>;
 
 /**
  * Starts the whole local system: PostgreSQL and DynamoDB Local (embedded unless
@@ -84,6 +87,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   };
 
   try {
+    // Quick when nothing changed; `npm start` has built already, tests and benches may not have.
+    await ensureBuilt({ log: progress });
     // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
     const [databases, dynamodbEndpoint] = await allSettledOrThrow([
       preparePostgres(options, progress, cleanups),
