@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../local/src/processes.ts';
+import { REPO_ROOT } from '../local/src/environment/processes.ts';
 
 /** The repository's own Markdown files. */
 function markdownFiles(dir = REPO_ROOT): string[] {

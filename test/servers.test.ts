@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { descendantsOf } from '../local/src/process-cpu.ts';
-import { freePort } from '../local/src/ports.ts';
+import { descendantsOf } from '../local/src/bench/process-cpu.ts';
+import { freePort } from '@corebank/kit';
 import { startTestServers } from './servers.ts';
 
 /** A port something else already listens on: a server told to use it cannot start. */

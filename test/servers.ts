@@ -1,9 +1,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../local/src/postgres.ts';
-import { startDynamoDbLocal } from '../local/src/dynamodb-local.ts';
-import { freePort } from '../local/src/ports.ts';
+import { startEmbeddedPostgres } from '../local/src/environment/postgres.ts';
+import { startDynamoDbLocal } from '../local/src/environment/dynamodb-local.ts';
+import { freePort } from '@corebank/kit';
 
 export interface TestServers {
   postgresAdminUrl: string;

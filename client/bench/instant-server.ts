@@ -2,7 +2,7 @@
  * Child process for the throughput benchmark: the fake transaction API answering at once
  * (no pending polls). Prints its URL on stdout and exits when its parent disconnects.
  */
-import { startFakeCorebank } from '../src/testing/fake-corebank.ts';
+import { startFakeCorebank } from '@corebank/testing';
 
 const server = await startFakeCorebank({ pendingPolls: 0 });
 process.stdout.write(`${server.url}\n`);

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { waitFor } from '../../local/src/ports.ts';
+import { waitFor } from '@corebank/kit';
 
 const execFileAsync = promisify(execFile);
 

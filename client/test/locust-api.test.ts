@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocustRequestsReport } from '../src/stats/locust-report.ts';
-import { startFakeCorebank, type FakeCorebank } from '../src/testing/fake-corebank.ts';
+import { startFakeCorebank, type FakeCorebank } from '@corebank/testing';
 import { startWebUi, type WebUi } from '../src/web/web-ui.ts';
 import { curl, eventually } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCorebank, type FakeCorebank } from '../src/testing/fake-corebank.ts';
+import { startFakeCorebank, type FakeCorebank } from '@corebank/testing';
 import { startWebUi, type WebUi } from '../src/web/web-ui.ts';
 import { eventually } from './helpers.ts';
 

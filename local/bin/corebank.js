@@ -4,4 +4,4 @@
 import { ensureBuilt } from './build.js';
 
 await ensureBuilt({ log: (line) => console.log(`  ${line}`) });
-await import('../dist/cli.js');
+await import('../dist/cli/main.js');

@@ -1,4 +1,4 @@
-import { waitFor } from '../../local/src/ports.ts';
+import { waitFor } from '@corebank/kit';
 
 /** A few lines of HTTP for the end-to-end tests: the seed's curl calls, in TypeScript. */
 export function apiClient(baseUrl: string) {

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { periodOf } from '@corebank/transaction';
-import { REPO_ROOT } from '../../local/src/processes.ts';
-import { waitFor } from '../../local/src/ports.ts';
-import { startScratchSystem } from '../../local/src/scratch-system.ts';
+import { REPO_ROOT } from '../../local/src/environment/processes.ts';
+import { waitFor } from '@corebank/kit';
+import { startScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
 const run = promisify(execFile);

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients, periodOf } from '@corebank/transaction';
-import { waitFor } from '../../local/src/ports.ts';
-import { MAIN_TABLE, TOKYO } from '../../local/src/regions.ts';
-import { startScratchSystem } from '../../local/src/scratch-system.ts';
+import { waitFor } from '@corebank/kit';
+import { MAIN_TABLE, TOKYO } from '../../local/src/environment/regions.ts';
+import { startScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
 // A pause between saga steps (test-only), so that a SIGKILL lands in the middle of sagas.

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamoDbLocal, type DynamoDbLocalHandle } from '../../local/src/dynamodb-local.ts';
-import { freePort } from '../../local/src/ports.ts';
-import { REPO_ROOT } from '../../local/src/processes.ts';
+import { startDynamoDbLocal, type DynamoDbLocalHandle } from '../../local/src/environment/dynamodb-local.ts';
+import { freePort } from '@corebank/kit';
+import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 
 const run = promisify(execFile);
 const AWS = '/usr/bin/aws';

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScratchSystem } from '../../local/src/scratch-system.ts';
+import { startScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import { apiClient } from '../e2e/api-client.ts';
 
 const LOCUST = '/usr/bin/locust';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../local/src/ports.ts';
+import { waitFor } from '@corebank/kit';
 import { createLoadRunner, type LoadRunner } from './load-runner.ts';
 
 interface SeenPost {

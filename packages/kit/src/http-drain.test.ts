@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../../../local/src/ports.ts';
+import { freePort, waitFor } from './waiting.ts';
 
 const SCRIPT = fileURLToPath(new URL('../test/drain-service.ts', import.meta.url));
 const children: ChildProcess[] = [];

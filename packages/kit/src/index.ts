@@ -7,3 +7,4 @@ export * from './service-token.ts';
 export * from './client.ts';
 export * from './postgres.ts';
 export * from './postgres-service.ts';
+export * from './waiting.ts';

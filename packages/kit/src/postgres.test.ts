@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/helpers.ts';
-import { waitFor } from '../../../local/src/ports.ts';
+import { freshDatabase } from '@corebank/testing';
+import { waitFor } from './waiting.ts';
 import { createPool, DEFAULT_PG_CONNECTION_TIMEOUT_MS, DEFAULT_PG_IDLE_TIMEOUT_MS, DEFAULT_PG_QUERY_TIMEOUT_MS, type Pool } from './postgres.ts';
 import { createPostgresService } from './postgres-service.ts';
 import { postgresPoolTimeouts } from './config.ts';

@@ -67,3 +67,19 @@ export async function migrate(databaseUrl: string, dir: string, log: (line: stri
   });
   return applied.map((migration) => migration.name);
 }
+
+/** Creates `database` on the server behind `adminUrl` unless it is already there. */
+export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`unsafe database name ${database}`);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
+  } catch (error) {
+    // Two callers racing to create the same database: the loser sees a duplicate.
+    if ((error as { code?: string }).code !== '42P04' && (error as { code?: string }).code !== '23505') throw error;
+  } finally {
+    await client.end();
+  }
+}

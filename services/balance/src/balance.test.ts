@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '@corebank/kit';
-import { freshDatabase } from '../../../test/helpers.ts';
+import { freshDatabase } from '@corebank/testing';
 import { buildBalanceApp } from './app.ts';
 import { migrateBalance } from './migrate.ts';
 

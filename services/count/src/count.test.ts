@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase } from '../../../test/helpers.ts';
+import { freshDatabase } from '@corebank/testing';
 import { buildCountApp } from './app.ts';
 import { migrateCount } from './migrate.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamodbEndpoint, freshTablePrefix } from '../../../test/helpers.ts';
-import { freePort, waitFor } from '../../../local/src/ports.ts';
+import { dynamodbEndpoint, freshTablePrefix } from '@corebank/testing';
+import { freePort, waitFor } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '@corebank/kit';
-import { freePort, waitFor } from '../../../local/src/ports.ts';
+import { freePort, waitFor } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
-import { startBackends, TEST_SERVICE_TOKEN, type Backends } from './test-support.ts';
+import { startBackends, TEST_SERVICE_TOKEN, type Backends } from '@corebank/testing';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 const children = new Set<ChildProcess>();

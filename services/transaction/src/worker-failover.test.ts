@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '@corebank/kit';
-import { waitFor } from '../../../local/src/ports.ts';
+import { waitFor } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { buildWorkerApp, type Worker } from './worker.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
-import { listenOnFreePort, startBackends, TEST_SERVICE_TOKEN, type Backends } from './test-support.ts';
+import { listenOnFreePort, startBackends, TEST_SERVICE_TOKEN, type Backends } from '@corebank/testing';
 
 /** How long the balance service is away: longer than the old fixed retry count lasted (~15 s). */
 const OUTAGE_MS = 20_000;

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, type App } from '@corebank/kit';
-import { dynamodbEndpoint, freshTablePrefix } from '../../../test/helpers.ts';
-import { waitFor } from '../../../local/src/ports.ts';
+import { type App, createService, waitFor } from '@corebank/kit';
+import { dynamodbEndpoint, freshTablePrefix, listenOnFreePort } from '@corebank/testing';
 import { createWorker, type Worker } from './worker.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
-import { listenOnFreePort } from './test-support.ts';
 
 /**
  * Stand-ins for balance and count whose answers each test scripts, to drive the worker

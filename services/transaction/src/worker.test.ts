@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createServiceClient, type App } from '@corebank/kit';
+import { type App, createServiceClient, freePort, waitFor } from '@corebank/kit';
 import { buildBalanceApp, migrateBalance } from '@corebank/balance';
 import { buildCountApp, migrateCount } from '@corebank/count';
-import { dynamodbEndpoint, freshDatabase, freshTablePrefix } from '../../../test/helpers.ts';
-import { freePort, waitFor } from '../../../local/src/ports.ts';
+import { dynamodbEndpoint, freshDatabase, freshTablePrefix } from '@corebank/testing';
 import { buildTransactionApi } from './api.ts';
 import { buildWorkerApp, type Worker } from './worker.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamodbEndpoint, freshTablePrefix } from '../../../../test/helpers.ts';
+import { dynamodbEndpoint, freshTablePrefix } from '@corebank/testing';
 import { createDynamoClients, type DynamoClients } from './dynamo.ts';
 import { ensureTables } from './tables.ts';
 import { accountLockKey, createSagaStore, LeaseLostError, type CorruptSagaError, type SagaRecord, type SagaStore } from './saga-store.ts';

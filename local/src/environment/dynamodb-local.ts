@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { waitFor } from './ports.ts';
+import { waitFor } from '@corebank/kit';
 
 export interface DynamoDbLocalHandle {
   endpoint: string;

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Asks the OS for a free loopback port (tests use this so that parallel runs never clash). */
+/** Asks the OS for a free loopback port (tests and scratch systems use this so that parallel runs never clash). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -4,7 +4,7 @@ import { chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readF
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import pg from 'pg';
+import { ensureDatabase } from '@corebank/kit';
 
 export interface EmbeddedPostgresHandle {
   port: number;
@@ -214,18 +214,3 @@ function initialise(binDir: string, dataDir: string, account: { uid: number; gid
   }
 }
 
-/** Creates `database` on the server behind `adminUrl` unless it is already there. */
-export async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`unsafe database name ${database}`);
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${database}`);
-  } catch (error) {
-    // Two callers racing to create the same database: the loser sees a duplicate.
-    if ((error as { code?: string }).code !== '42P04' && (error as { code?: string }).code !== '23505') throw error;
-  } finally {
-    await client.end();
-  }
-}

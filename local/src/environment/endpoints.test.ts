@@ -1,8 +1,7 @@
 import { METHODS, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createService, type App } from '@corebank/kit';
-import { waitFor } from './ports.ts';
+import { type App, createService, waitFor } from '@corebank/kit';
 import { buildEndpoint, CLIENT_TIMEOUTS, ROUTED_PREFIXES, startHealthChecks, withoutHopByHop, type HealthChecks, type RegionUpstreams } from './endpoints.ts';
 
 /** What reached a stand-in service: the edge's forwarded requests. */

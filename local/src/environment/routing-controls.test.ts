@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '@corebank/kit';
-import { freePort, waitFor } from './ports.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freePort, waitFor, type App } from '@corebank/kit';
+import { builtPathOf, ensureBuilt } from '../../bin/build.js';
 import { startServiceProcess } from './processes.ts';
 import {
   activeRegionOf,
@@ -269,13 +269,17 @@ describe('the ARC wire protocol', () => {
 });
 
 describe('the routing controls process', () => {
+  // The process runs its bundle, as under `npm start`.
+  const ROUTING_CONTROLS_BUNDLE = builtPathOf('local/src/environment/routing-controls-main.ts');
+  beforeAll(() => ensureBuilt({ workspaces: ['local'] }), 120_000);
+
   it('keeps its states across a restart, as they must across `npm start`s', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const start = () =>
       startServiceProcess({
         name: 'routing-controls',
-        script: 'local/src/routing-controls-main.ts',
+        script: ROUTING_CONTROLS_BUNDLE,
         env: { PORT: String(port), ROUTING_CONTROLS_FILE: file, ROUTING_CONTROLS_INITIAL: `${TOKYO}=On,${OSAKA}=Off`, LOG_LEVEL: 'warn' },
         logFile: join(dir, 'routing-controls.log'),
       });
@@ -302,7 +306,7 @@ describe('the routing controls process', () => {
   it('stops with one line naming a bad setting', async () => {
     const child = startServiceProcess({
       name: 'routing-controls',
-      script: 'local/src/routing-controls-main.ts',
+      script: ROUTING_CONTROLS_BUNDLE,
       env: { PORT: String(await freePort()), ROUTING_CONTROLS_FILE: file, ROUTING_CONTROLS_INITIAL: 'Tokyo=yes' },
       logFile: join(dir, 'bad.log'),
     });

@@ -23,10 +23,10 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createLoadRunner } from '@corebank/client';
 import { createDynamoClients } from '@corebank/transaction';
-import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
+import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './support.ts';
 import { cpuByRole, cpuSince, rssByRole } from './process-cpu.ts';
-import { TOKYO } from './regions.ts';
-import { startScratchSystem } from './scratch-system.ts';
+import { TOKYO } from '../environment/regions.ts';
+import { startScratchSystem } from '../environment/scratch-system.ts';
 
 const WARM_UP_MS = 5000;
 /** The seed's Locust file waits this long between polls. */

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients, createSagaStore, ensureTables, type SagaStore } from '@corebank/transaction';
-import { dynamodbEndpoint, freshTablePrefix } from '../../test/helpers.ts';
-import { REPO_ROOT } from './processes.ts';
+import { dynamodbEndpoint, freshTablePrefix } from '@corebank/testing';
+import { REPO_ROOT } from '../environment/processes.ts';
 
 const run = promisify(execFile);
 const mainTable = `${freshTablePrefix('cli-sagas')}-main`;

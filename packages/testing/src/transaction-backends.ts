@@ -1,15 +1,12 @@
 /**
- * Test-only helpers (never imported by the service): the real balance and count services
+ * Test-only helpers (never imported by a service): the real balance and count services
  * on fresh databases, each listening on a free port, and fresh DynamoDB tables.
  */
-import { createServiceClient, type App } from '@corebank/kit';
+import { type App, createServiceClient, freePort } from '@corebank/kit';
 import { buildBalanceApp, migrateBalance } from '@corebank/balance';
 import { buildCountApp, migrateCount } from '@corebank/count';
-import { dynamodbEndpoint, freshDatabase, freshTablePrefix } from '../../../test/helpers.ts';
-import { freePort } from '../../../local/src/ports.ts';
-import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
-import { ensureTables, putStopFlag } from './store/tables.ts';
-import { periodOf } from './saga/period.ts';
+import { dynamodbEndpoint, freshDatabase, freshTablePrefix } from './databases.ts';
+import { createDynamoClients, ensureTables, periodOf, putStopFlag, type DynamoClients } from '@corebank/transaction';
 
 export const TEST_SERVICE_TOKEN = 'transaction-test-token';
 

@@ -9,7 +9,7 @@ describe('roleOf', () => {
     ['/usr/bin/node --import tsx services/count/src/main.ts', 'count'],
     ['/usr/bin/node --import tsx services/transaction/src/api-main.ts', 'transaction'],
     ['/usr/bin/node --import tsx services/transaction/src/worker-main.ts', 'transaction-worker'],
-    ['/usr/bin/node --import tsx local/src/endpoints-main.ts', 'endpoints'],
+    ['/usr/bin/node --import tsx local/src/environment/endpoints-main.ts', 'endpoints'],
     ['/usr/bin/node services/balance/dist/main.js', 'balance'],
     ['/usr/bin/node services/count/dist/main.js', 'count'],
     ['/usr/bin/node services/transaction/dist/api-main.js', 'transaction'],

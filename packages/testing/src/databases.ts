@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { ensureDatabase } from '../local/src/postgres.ts';
+import { ensureDatabase } from '@corebank/kit';
 
 /** A fresh database on the run's PostgreSQL, for one test file. */
 export async function freshDatabase(prefix: string): Promise<string> {

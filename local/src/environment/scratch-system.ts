@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { freePort } from '@corebank/kit';
 import { TOKYO, type RegionSpec } from './regions.ts';
 import { startLocalSystem, type LocalSystem } from './system.ts';
 

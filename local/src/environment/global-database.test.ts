@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGlobalDatabase, type GlobalDatabase, type GlobalDatabaseNodeSpec } from './global-database.ts';
-import { freePort, waitFor } from './ports.ts';
+import { freePort, waitFor } from '@corebank/kit';
 
 const runDir = mkdtempSync(join(tmpdir(), 'corebank-global-db-'));
 chmodSync(runDir, 0o755); // the servers run as the postgres user when tests run as root

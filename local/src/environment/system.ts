@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { ConfigError, envOptional, externalDatabaseUrl } from '@corebank/kit';
+import { ConfigError, ensureDatabase, envOptional, externalDatabaseUrl, waitFor } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
-import { startEmbeddedPostgres, ensureDatabase, type EmbeddedPostgresHandle } from './postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './postgres.ts';
 import type { EndpointsConfig, RegionUpstreams } from './endpoints.ts';
 import { startServiceProcess, type ServiceProcess } from './processes.ts';
-import { waitFor } from './ports.ts';
-import { builtPathOf, ensureBuilt } from '../bin/build.js';
+import { builtPathOf, ensureBuilt } from '../../bin/build.js';
 import {
   DYNAMODB_LOCAL_PORT,
   EMBEDDED_POSTGRES_PORT,
@@ -64,7 +63,7 @@ const SERVICE_SOURCES = {
   transaction: 'services/transaction/src/api-main.ts',
   worker: 'services/transaction/src/worker-main.ts',
   load: 'client/src/main.ts',
-  endpoints: 'local/src/endpoints-main.ts',
+  endpoints: 'local/src/environment/endpoints-main.ts',
 } as const;
 const SERVICE_SCRIPTS = Object.fromEntries(Object.entries(SERVICE_SOURCES).map(([name, source]) => [name, builtPathOf(source)])) as Record<keyof typeof SERVICE_SOURCES, string>;
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { App } from '@corebank/kit';
-import { freePort, waitFor } from './ports.ts';
+import { freePort, waitFor } from '@corebank/kit';
 import { startServiceProcess } from './processes.ts';
 import { createSupervisor, type Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
 import { buildSupervisorApp, getServiceStatus, getTargets, scaleService, SupervisorApiError, watchTargets } from './supervisor-api.ts';

@@ -13,11 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { createService, createServiceClient } from '@corebank/kit';
+import { createService, createServiceClient, freePort } from '@corebank/kit';
 import { createDynamoClients } from '@corebank/transaction';
-import { startDynamoDbLocal } from './dynamodb-local.ts';
-import { freePort } from './ports.ts';
-import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './bench-support.ts';
+import { startDynamoDbLocal } from '../environment/dynamodb-local.ts';
+import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './support.ts';
 import { cpuByRole, cpuSince } from './process-cpu.ts';
 
 /**

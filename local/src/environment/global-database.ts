@@ -481,7 +481,7 @@ class Server {
     const conninfo = (spec: GlobalDatabaseNodeSpec) =>
       `host=127.0.0.1 port=${spec.port} user=${conninfoValue(USER)} password=${conninfoValue(PASSWORD)} application_name=${conninfoValue(this.spec.name)}`;
     const settings = [
-      '# Written by corebank (local/src/global-database.ts); rewritten on every role change.',
+      '# Written by corebank (local/src/environment/global-database.ts); rewritten on every role change.',
       'max_connections = 300',
       "listen_addresses = '127.0.0.1'",
       "unix_socket_directories = ''",

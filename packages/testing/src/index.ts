@@ -1,0 +1,3 @@
+export * from './databases.ts';
+export * from './transaction-backends.ts';
+export * from './fake-corebank.ts';
