@@ -12,6 +12,7 @@ import {
   Quantity,
   serviceUnavailable,
   tooManyRequests,
+  TransactionId,
   type App,
   type ServiceOptions,
 } from '@corebank/kit';
@@ -19,7 +20,6 @@ import type { FinalStatus, SagaKind } from './saga/machine.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import type { SagaRecord, SagaStore } from './store/saga-store.ts';
 import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
-import { UUID_PATTERN } from './schemas.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
@@ -54,7 +54,7 @@ const TransactionStatus = Type.Object({
   status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
   updatedAt: Type.String(),
 });
-const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
+const TransactionParams = Type.Object({ transactionId: TransactionId });
 
 /**
  * The public transaction API: starts deposit and withdrawal sagas and answers their

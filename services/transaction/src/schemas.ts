@@ -1,16 +1,13 @@
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { Period, Quantity } from '@corebank/kit';
+import { Period, Quantity, TransactionId } from '@corebank/kit';
 import { SAGA_STEPS } from './saga/machine.ts';
-
-/** Any RFC 4122 UUID (the API issues v4); a transaction id in a path must look like one. */
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 const Literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((value) => Type.Literal(value)));
 
 /** A saga as the API hands it to the worker in a nudge (the record it just wrote). */
 export const HandedOverSaga = Type.Object(
   {
-    transactionId: Type.String({ pattern: UUID_PATTERN }),
+    transactionId: TransactionId,
     accountId: Type.String({ minLength: 1, maxLength: 128 }),
     kind: Literals(['deposit', 'withdraw'] as const),
     quantity: Quantity,

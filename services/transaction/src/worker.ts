@@ -9,6 +9,7 @@ import {
   createServiceClient,
   ErrorReply,
   requireServiceToken,
+  TransactionId,
   UpstreamUnavailableError,
   type App,
   type ServiceClient,
@@ -29,7 +30,7 @@ import {
   DEFAULT_WORKER_POLL_MS,
   defaultWorkerId,
 } from './config.ts';
-import { NudgeBody, UUID_PATTERN } from './schemas.ts';
+import { NudgeBody } from './schemas.ts';
 
 /** How long a graceful stop waits for in-flight steps. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -408,7 +409,7 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 }
 
-const NudgeParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
+const NudgeParams = Type.Object({ transactionId: TransactionId });
 const NudgeReply = Type.Object({
   transactionId: Type.String(),
   result: Type.String(),
