@@ -111,7 +111,7 @@ export function stepRequest(step: SagaStep, saga: StepContext): StepRequest {
     case 'deposit_balance':
       return { service: 'balance', path: '/balance/deposit', body: { quantity, transactionId } };
     case 'deposit_balance_comp':
-      return { service: 'balance', path: '/balance/cancel_deposit', body: { quantity, transactionId } };
+      return { service: 'balance', path: '/balance/cancel_deposit', body: { transactionId } };
     case 'withdraw_count':
       return { service: 'count', path: '/count/withdraw', body: { period, transactionId } };
     case 'withdraw_balance':
@@ -120,7 +120,7 @@ export function stepRequest(step: SagaStep, saga: StepContext): StepRequest {
       }
       return { service: 'balance', path: '/balance/withdraw', body: { quantity, transactionId, withdrawalCount: saga.withdrawalCount } };
     case 'withdraw_balance_comp':
-      return { service: 'balance', path: '/balance/cancel_withdraw', body: { quantity, transactionId } };
+      return { service: 'balance', path: '/balance/cancel_withdraw', body: { transactionId } };
     case 'withdraw_count_comp':
       return { service: 'count', path: '/count/cancel_withdraw', body: { period, transactionId } };
   }
