@@ -16,9 +16,10 @@ import {
   type App,
   type ServiceOptions,
 } from '@corebank/kit';
-import type { FinalStatus, SagaKind } from './saga/machine.ts';
+import { PENDING, SAGA_STATUSES, type FinalStatus, type SagaKind } from './saga/machine.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
-import type { SagaRecord, SagaStore } from './store/saga-store.ts';
+import type { SagaRecord } from './saga/record.ts';
+import type { SagaStore } from './store/saga-store.ts';
 import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -51,7 +52,7 @@ export interface TransactionApiOptions extends RegionStoresOptions {
 const TransactionRequest = Type.Object({ quantity: Quantity }, { additionalProperties: false });
 const TransactionCreated = Type.Object({ transactionId: Type.String() });
 const TransactionStatus = Type.Object({
-  status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
+  status: Type.Enum(SAGA_STATUSES),
   updatedAt: Type.String(),
 });
 const TransactionParams = Type.Object({ transactionId: TransactionId });
@@ -141,7 +142,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
       // word went to another API instance, the table is read again each time the pending
       // status goes stale.
       const holdUntil = Date.now() + statusHoldMs;
-      while (saga?.status === 'status#pending' && saga.accountId === accountId && Date.now() < holdUntil) {
+      while (saga?.status === PENDING && saga.accountId === accountId && Date.now() < holdUntil) {
         await statusBoard.waitForEnd(transactionId, Math.min(holdUntil - Date.now(), statusFreshMs || statusHoldMs));
         saga = await currentStatus(transactionId);
       }

@@ -1,5 +1,6 @@
 export * from './saga/machine.ts';
 export * from './saga/period.ts';
+export * from './saga/record.ts';
 export * from './store/tables.ts';
 export * from './store/dynamo.ts';
 export * from './store/saga-store.ts';

@@ -1,4 +1,4 @@
-import type { SagaStatus } from './saga/machine.ts';
+import { PENDING, type SagaStatus } from './saga/machine.ts';
 
 /** What GET /transaction/{id} answers, and whose transaction it is. */
 export interface SagaStatusEntry {
@@ -36,11 +36,11 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
   function remember(transactionId: string, entry: SagaStatusEntry): void {
     const known = entries.get(transactionId);
     // A late "pending" read never overwrites a terminal status already known.
-    if (known && known.status !== 'status#pending' && entry.status === 'status#pending') return;
+    if (known && known.status !== PENDING && entry.status === PENDING) return;
     entries.delete(transactionId);
     entries.set(transactionId, { ...entry, readAt: now() });
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-    if (entry.status !== 'status#pending') for (const wake of waiters.get(transactionId) ?? []) wake();
+    if (entry.status !== PENDING) for (const wake of waiters.get(transactionId) ?? []) wake();
   }
 
   /**
@@ -67,7 +67,7 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
   function lookup(transactionId: string): SagaStatusEntry | undefined {
     const known = entries.get(transactionId);
     if (!known) return undefined;
-    if (known.status === 'status#pending' && now() - known.readAt >= pendingFreshMs) return undefined;
+    if (known.status === PENDING && now() - known.readAt >= pendingFreshMs) return undefined;
     return { accountId: known.accountId, status: known.status, updatedAt: known.updatedAt };
   }
 

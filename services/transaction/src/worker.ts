@@ -17,7 +17,8 @@ import {
 } from '@corebank/kit';
 import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetService } from './saga/machine.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
-import { LeaseLostError, type SagaRecord } from './store/saga-store.ts';
+import type { SagaRecord } from './saga/record.ts';
+import { LeaseLostError } from './store/saga-store.ts';
 import {
   DEFAULT_COMPENSATION_RETRY_BUDGET_MS,
   DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS,

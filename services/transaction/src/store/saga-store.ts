@@ -9,36 +9,12 @@ import {
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { firstStep, isSagaStep, type FinalStatus, type SagaKind, type SagaStatus, type SagaStep } from '../saga/machine.ts';
+import { firstStep, PENDING, type FinalStatus, type SagaKind, type SagaStep } from '../saga/machine.ts';
+import { sagaRecordOf, type SagaRecord } from '../saga/record.ts';
+
+export type { SagaRecord };
 import { periodOf } from '../saga/period.ts';
 import { PENDING_INDEX } from './tables.ts';
-
-/** One saga as the store keeps it. */
-export interface SagaRecord {
-  transactionId: string;
-  accountId: string;
-  kind: SagaKind;
-  quantity: number;
-  /** Fee period (month in Asia/Tokyo) fixed when the saga was created. */
-  period: string;
-  status: SagaStatus;
-  /** The step to run next (or running now); for a finished saga, the last one run. */
-  step: SagaStep;
-  withdrawalCount?: number;
-  /** How many leases have been granted on this saga (a hand-over at creation, then claims). */
-  attempts: number;
-  leaseOwner?: string;
-  /** Epoch milliseconds after which another worker may claim the saga. */
-  leaseUntil?: number;
-  /**
-   * Set when a compensation exhausted its budget: the saga stays pending (and keeps the
-   * account lock) until an operator resumes it; `lastError` is the last failure seen.
-   */
-  stuckSince?: string;
-  lastError?: string;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface NewSaga {
   transactionId: string;
@@ -113,7 +89,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       kind: input.kind,
       quantity: input.quantity,
       period: periodOf(createdAt),
-      status: 'status#pending',
+      status: PENDING,
       step: firstStep(input.kind),
       attempts: input.handOverLease ? 1 : 0,
       ...(input.handOverLease
@@ -210,7 +186,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           ConditionExpression:
             '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': 'status#pending' },
+          ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': PENDING },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -232,7 +208,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           UpdateExpression: 'SET leaseUntil = :until',
           ConditionExpression: '#status = :pending AND leaseOwner = :me',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': leaseUntil, ':pending': 'status#pending' },
+          ExpressionAttributeValues: { ':me': owner, ':until': leaseUntil, ':pending': PENDING },
         }),
       );
       return { ...saga, leaseUntil };
@@ -256,7 +232,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       ':to': to,
       ':updatedAt': updatedAt,
       ':until': leaseUntil,
-      ':pending': 'status#pending',
+      ':pending': PENDING,
     };
     let update = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
     if (withdrawalCount !== undefined) {
@@ -278,7 +254,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // An SDK retry of a write that did land looks like this too: check before giving up.
       const current = await getSaga(saga.transactionId);
-      if (!(current && current.status === 'status#pending' && current.leaseOwner === owner && current.step === to)) {
+      if (!(current && current.status === PENDING && current.leaseOwner === owner && current.step === to)) {
         throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
       }
       return current;
@@ -300,7 +276,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
       ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
       ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
+      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': PENDING, ':me': owner, ':step': saga.step },
     };
     const releaseAccountLock = {
       TableName,
@@ -356,7 +332,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
           ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
           ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-          ExpressionAttributeValues: { ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
+          ExpressionAttributeValues: { ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK, ':pending': PENDING, ':me': owner, ':step': saga.step },
         }),
       );
     } catch (error) {
@@ -380,7 +356,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
           ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': 'status#pending' },
+          ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': PENDING },
         }),
       );
       return true;
@@ -457,7 +433,7 @@ export function createSagaStore(options: SagaStoreOptions) {
           UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
           ConditionExpression: '#status = :pending AND leaseOwner = :me',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':zero': 0, ':me': owner, ':pending': 'status#pending' },
+          ExpressionAttributeValues: { ':zero': 0, ':me': owner, ':pending': PENDING },
         }),
       );
       return true;
@@ -490,7 +466,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       for (const item of reply.Items ?? []) {
         // One malformed item must not stop the recovery of every other saga.
         const saga = readItem(item);
-        if (!saga || saga.status !== 'status#pending' || saga.stuckSince !== undefined) continue;
+        if (!saga || saga.status !== PENDING || saga.stuckSince !== undefined) continue;
         if (saga.leaseUntil === undefined || saga.leaseUntil < at || saga.leaseOwner === owner) found.push(saga);
         if (found.length >= limit) break;
       }
@@ -525,37 +501,9 @@ export class CorruptSagaError extends Error {
 
 /** Checks an item read from the table and turns it into a SagaRecord. */
 export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
-  const { transactionId, accountId, kind, quantity, period, status, step, withdrawalCount, attempts, leaseOwner, leaseUntil, stuckSince, lastError, createdAt, updatedAt } = item;
-  if (
-    typeof transactionId !== 'string' ||
-    typeof accountId !== 'string' ||
-    (kind !== 'deposit' && kind !== 'withdraw') ||
-    typeof quantity !== 'number' ||
-    typeof period !== 'string' ||
-    (status !== 'status#pending' && status !== 'status#success' && status !== 'status#success_rollback') ||
-    !isSagaStep(step) ||
-    typeof createdAt !== 'string' ||
-    typeof updatedAt !== 'string'
-  ) {
-    throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
-  }
-  return {
-    transactionId,
-    accountId,
-    kind,
-    quantity,
-    period,
-    status,
-    step,
-    ...(typeof withdrawalCount === 'number' ? { withdrawalCount } : {}),
-    attempts: typeof attempts === 'number' ? attempts : 0,
-    ...(typeof leaseOwner === 'string' ? { leaseOwner } : {}),
-    ...(typeof leaseUntil === 'number' ? { leaseUntil } : {}),
-    ...(typeof stuckSince === 'string' ? { stuckSince } : {}),
-    ...(typeof lastError === 'string' ? { lastError } : {}),
-    createdAt,
-    updatedAt,
-  };
+  const saga = sagaRecordOf(item);
+  if (!saga) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
+  return saga;
 }
 
 function hasTransactionConflict(reasons: CancellationReason[]): boolean {
