@@ -20,7 +20,8 @@ import { PENDING, SAGA_STATUSES, type FinalStatus, type SagaKind } from './saga/
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import type { SagaRecord } from './saga/record.ts';
 import type { SagaStore } from './store/saga-store.ts';
-import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
+import { createStatusBoard, type SagaStatusEntry } from './status-board.ts';
+import type { ApiConfig } from './config.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
@@ -38,14 +39,7 @@ const NUDGE_CONNECTIONS = 256;
  */
 export const HAND_OVER_LEASE_MS = 10_000;
 
-export interface TransactionApiOptions extends RegionStoresOptions {
-  /** How long a pending status read from the table is answered again from memory (see status-board.ts). */
-  statusFreshMs?: number;
-  /** How long GET holds a poll of a pending saga open, answering at once if it ends meanwhile. */
-  statusHoldMs?: number;
-  /** Worker base URL, nudged after each new saga; its reply tells the saga's end. */
-  workerUrl?: string;
-  serviceToken?: string;
+export interface TransactionApiOptions extends ApiConfig, Pick<RegionStoresOptions, 'dynamo' | 'onCorruptItem'> {
   logger?: ServiceOptions['logger'];
 }
 
@@ -64,9 +58,8 @@ const TransactionParams = Type.Object({ transactionId: TransactionId });
  */
 export function buildTransactionApi(options: TransactionApiOptions): App {
   const { store, stopFlag, close: closeStores } = openRegionStores(options);
-  const statusFreshMs = options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+  const { statusFreshMs, statusHoldMs } = options;
   const statusBoard = createStatusBoard({ pendingFreshMs: statusFreshMs });
-  const statusHoldMs = options.statusHoldMs ?? DEFAULT_STATUS_HOLD_MS;
 
   /** From memory when it is fresh enough, else from the table (and then remembered). */
   async function currentStatus(transactionId: string): Promise<SagaStatusEntry | null> {

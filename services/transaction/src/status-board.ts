@@ -7,15 +7,7 @@ export interface SagaStatusEntry {
   updatedAt: string;
 }
 
-/** How long a "pending" read from the table may be answered again without reading it anew. */
-export const DEFAULT_PENDING_FRESH_MS = 200;
 export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
-/**
- * How long a poll of a pending saga is held open, waiting for its end (GET /transaction/{id}).
- * Long enough that a client polling in a loop usually needs one poll per saga; short enough
- * that a client with a one-second timeout still gets its "pending".
- */
-export const DEFAULT_STATUS_HOLD_MS = 500;
 
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
@@ -24,8 +16,8 @@ export const DEFAULT_STATUS_HOLD_MS = 500;
  * nudge tells the API when a saga ends, so a poll sees the end at once; if that word is
  * lost, or went to another API instance, the poll sees it within `pendingFreshMs`.
  */
-export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries?: number; now?: () => number } = {}) {
-  const pendingFreshMs = options.pendingFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?: number; now?: () => number }) {
+  const { pendingFreshMs } = options;
   const maxEntries = options.maxEntries ?? DEFAULT_STATUS_BOARD_SIZE;
   const now = options.now ?? Date.now;
   // A Map iterates in insertion order: the first key is the oldest, evicted first.

@@ -7,6 +7,7 @@ import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
 import { listenOnFreePort } from './test-support.ts';
+import { withWorkerDefaults } from './config.ts';
 
 /**
  * Stand-ins for balance and count whose answers each test scripts, to drive the worker
@@ -48,7 +49,7 @@ beforeAll(async () => {
   apps.push(balance, count);
   const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balance), listenOnFreePort(count)]);
   Object.assign(workerUrls, { balance: balanceUrl, count: countUrl });
-  worker = createWorker({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, ...RETRY });
+  worker = createWorker(withWorkerDefaults({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, ...RETRY }));
   worker.start();
 });
 
@@ -139,7 +140,7 @@ describe('worker retry policy', () => {
     const paramTable = `${prefix}-param-handoff`;
     await ensureTables(dynamo.client, { mainTable: tables.mainTable, paramTable });
     await putStopFlag(dynamo.doc, paramTable, 'false');
-    const handoff = createWorker({
+    const handoff = createWorker(withWorkerDefaults({
       ...tables,
       paramTable,
       dynamo,
@@ -151,7 +152,7 @@ describe('worker retry policy', () => {
       stopFlagTtlMs: 50,
       stepTimeoutMs: 300,
       ...RETRY,
-    });
+    }));
     handoff.start();
     try {
       let cancelWorks = false;

@@ -19,51 +19,15 @@ import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetSer
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import type { SagaRecord } from './saga/record.ts';
 import { LeaseLostError } from './store/saga-store.ts';
-import {
-  DEFAULT_COMPENSATION_RETRY_BUDGET_MS,
-  DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS,
-  DEFAULT_LEASE_MS,
-  DEFAULT_RETRY_BASE_DELAY_MS,
-  DEFAULT_STEP_RETRY_BUDGET_MS,
-  DEFAULT_STEP_RETRY_MAX_DELAY_MS,
-  DEFAULT_STEP_TIMEOUT_MS,
-  DEFAULT_WORKER_CONCURRENCY,
-  DEFAULT_WORKER_POLL_MS,
-  defaultWorkerId,
-} from './config.ts';
+import type { WorkerConfig } from './config.ts';
 import { NudgeBody } from './schemas.ts';
 
-/** How long a graceful stop waits for in-flight steps. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** How long a nudge's reply waits for the saga to end (the API's nudge timeout is longer). */
 export const DEFAULT_NUDGE_HOLD_MS = 5_000;
 /** Sagas nudged while every slot is busy wait here (beyond it, polling finds them). */
 const MAX_BACKLOG = 10_000;
 
-export interface WorkerOptions extends RegionStoresOptions {
-  balanceUrl: string;
-  countUrl: string;
-  serviceToken: string;
-  /**
-   * Prefix of the worker's id; a random part is always appended, so that a prefix given
-   * twice (WORKER_ID) still makes two owners: a worker may resume sagas leased under its own id.
-   */
-  workerId?: string;
-  pollMs?: number;
-  concurrency?: number;
-  leaseMs?: number;
-  stepTimeoutMs?: number;
-  /** Test-only: sleep after each step's call, before recording its outcome. */
-  stepDelayMs?: number;
-  /** How long a forward step is retried (5xx, no answer) before it fails and is compensated. */
-  stepRetryBudgetMs?: number;
-  /** How long a compensation is retried (any failure) before its saga is marked stuck. */
-  compensationRetryBudgetMs?: number;
-  /** First backoff between attempts; it doubles (with jitter) up to the caps below. */
-  retryBaseDelayMs?: number;
-  stepRetryMaxDelayMs?: number;
-  compensationRetryMaxDelayMs?: number;
-  shutdownGraceMs?: number;
+export interface WorkerOptions extends WorkerConfig, Pick<RegionStoresOptions, 'dynamo' | 'onCorruptItem'> {
   logger?: FastifyBaseLogger;
 }
 
@@ -143,21 +107,13 @@ const silentLogger = {
  * under a lease so that no two workers run the same step at once.
  */
 export function createWorker(options: WorkerOptions): Worker {
-  const workerId = `${options.workerId ?? defaultWorkerId()}-${randomBytes(4).toString('hex')}`;
-  const concurrency = options.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
-  const pollMs = options.pollMs ?? DEFAULT_WORKER_POLL_MS;
-  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
-  const stepDelayMs = options.stepDelayMs ?? 0;
+  const workerId = `${options.workerId}-${randomBytes(4).toString('hex')}`;
+  const { concurrency, pollMs, leaseMs, stepTimeoutMs, stepDelayMs, shutdownGraceMs } = options;
   const retry = {
-    baseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS,
-    forward: { budgetMs: options.stepRetryBudgetMs ?? DEFAULT_STEP_RETRY_BUDGET_MS, maxDelayMs: options.stepRetryMaxDelayMs ?? DEFAULT_STEP_RETRY_MAX_DELAY_MS },
-    compensation: {
-      budgetMs: options.compensationRetryBudgetMs ?? DEFAULT_COMPENSATION_RETRY_BUDGET_MS,
-      maxDelayMs: options.compensationRetryMaxDelayMs ?? DEFAULT_COMPENSATION_RETRY_MAX_DELAY_MS,
-    },
+    baseDelayMs: options.retryBaseDelayMs,
+    forward: { budgetMs: options.stepRetryBudgetMs, maxDelayMs: options.stepRetryMaxDelayMs },
+    compensation: { budgetMs: options.compensationRetryBudgetMs, maxDelayMs: options.compensationRetryMaxDelayMs },
   };
-  const shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   const log = (options.logger ?? silentLogger).child({ workerId });
 
   /** Malformed items already reported, so that each is logged once, not at every poll. */
