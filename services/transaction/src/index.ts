@@ -8,5 +8,5 @@ export * from './stop-flag.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './worker.ts';
-export * from './schemas.ts';
+export * from './nudge/protocol.ts';
 export * from './status-board.ts';

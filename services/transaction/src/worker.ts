@@ -1,15 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { Type } from '@fastify/type-provider-typebox';
 import {
   ACCOUNT_HEADER,
-  badRequest,
   createService,
   createServiceClient,
-  ErrorReply,
-  requireServiceToken,
-  TransactionId,
   UpstreamUnavailableError,
   type App,
   type ServiceClient,
@@ -20,10 +15,8 @@ import { openRegionStores, type RegionStoresOptions } from './store/region-store
 import type { SagaRecord } from './saga/record.ts';
 import { LeaseLostError } from './store/saga-store.ts';
 import type { WorkerConfig } from './config.ts';
-import { NudgeBody } from './schemas.ts';
+import { registerNudgeRoute } from './nudge/worker-routes.ts';
 
-/** How long a nudge's reply waits for the saga to end (the API's nudge timeout is longer). */
-export const DEFAULT_NUDGE_HOLD_MS = 5_000;
 /** Sagas nudged while every slot is busy wait here (beyond it, polling finds them). */
 const MAX_BACKLOG = 10_000;
 
@@ -366,57 +359,6 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 }
 
-const NudgeParams = Type.Object({ transactionId: TransactionId });
-const NudgeReply = Type.Object({
-  transactionId: Type.String(),
-  result: Type.String(),
-  /** Present when the saga ended here while the nudge was held. */
-  status: Type.Optional(Type.String()),
-  updatedAt: Type.Optional(Type.String()),
-});
-
-/**
- * POST /sagas/{id}/nudge (internal, service token required): run this new saga now. The
- * reply waits, up to `holdMs`, for the saga to end here, and then carries its final status:
- * that is how the API learns of the end without another request. A saga queued behind
- * busy slots, or still running when the hold is over, is answered without a status.
- */
-export function registerWorkerRoutes(app: App, worker: Worker, serviceToken: string, holdMs = DEFAULT_NUDGE_HOLD_MS): void {
-  app.register(async (scope) => {
-    scope.addHook('onRequest', requireServiceToken(serviceToken));
-    scope.post(
-      '/sagas/:transactionId/nudge',
-      { schema: { params: NudgeParams, body: NudgeBody, response: { 202: NudgeReply, 400: ErrorReply, 403: ErrorReply } } },
-      async (request, reply) => {
-        const { transactionId } = request.params as { transactionId: string };
-        const body = request.body as NudgeBody;
-        let handOver: HandOver | undefined;
-        if ('leaseToken' in body) {
-          if (body.saga.transactionId !== transactionId) throw badRequest('the handed-over saga is not the one in the path');
-          handOver = { leaseToken: body.leaseToken, saga: body.saga };
-        }
-        const result = worker.nudge(transactionId, handOver);
-        const ended = result === 'started' || result === 'running' ? await endWithin(worker.whenEnded(transactionId), holdMs) : undefined;
-        return reply.status(202).send({ transactionId, result, ...(ended ? { status: ended.status, updatedAt: ended.updatedAt } : {}) });
-      },
-    );
-  });
-  // stuckSagas is read from the table: the count of stuck sagas an alarm watches.
-  app.get('/worker/stats', async () => ({ ...worker.stats(), stuckSagas: await worker.countStuckSagas() }));
-}
-
-/** The saga's end, or undefined once `holdMs` has passed. */
-async function endWithin(ended: Promise<SagaRecord | undefined> | undefined, holdMs: number): Promise<SagaRecord | undefined> {
-  if (!ended) return undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), holdMs)));
-  try {
-    return await Promise.race([ended, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export interface WorkerAppOptions extends Omit<WorkerOptions, 'logger'> {
   logger?: ServiceOptions['logger'];
 }
@@ -437,7 +379,9 @@ export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: W
   });
   const { logger: _logger, ...workerOptions } = options;
   worker = createWorker({ ...workerOptions, logger: app.log });
-  registerWorkerRoutes(app, worker, options.serviceToken);
+  registerNudgeRoute(app, worker, options.serviceToken);
+  // stuckSagas is read from the table: the count of stuck sagas an alarm watches.
+  app.get('/worker/stats', async () => ({ ...worker.stats(), stuckSagas: await worker.countStuckSagas() }));
   const started = worker;
   app.addHook('onReady', async () => started.start());
   // Before the server waits for requests in flight: held nudges then get their answer at the
