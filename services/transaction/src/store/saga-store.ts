@@ -1,6 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   GetCommand,
   QueryCommand,
@@ -8,13 +5,15 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { firstStep, PENDING, type FinalStatus, type SagaKind, type SagaStep } from '../saga/machine.ts';
+import { periodOf } from '../saga/period.ts';
 import { sagaRecordOf, type SagaRecord } from '../saga/record.ts';
+import { ConditionFailedError, isTransactionConflict, sendConditional, unlessConditionFails } from './conditional-write.ts';
+import { PENDING_INDEX } from './tables.ts';
 
 export type { SagaRecord };
-import { periodOf } from '../saga/period.ts';
-import { PENDING_INDEX } from './tables.ts';
 
 export interface NewSaga {
   transactionId: string;
@@ -54,7 +53,6 @@ const LOCK_SK = 'lock';
 const PENDING_PK = 'pending';
 /** Stuck sagas move from the pending index's partition to this one: no worker claims them. */
 const STUCK_PK = 'stuck';
-const TRANSACTION_CONFLICT_RETRIES = 4;
 
 export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
 export const accountLockKey = (accountId: string) => ({ PK: `account#${accountId}`, SK: LOCK_SK });
@@ -79,6 +77,17 @@ export type SagaStore = ReturnType<typeof createSagaStore>;
 export function createSagaStore(options: SagaStoreOptions) {
   const { doc, mainTable: TableName } = options;
   const now = options.now ?? (() => new Date());
+
+  /** A conditional update of one item; a refusal comes back as ConditionFailedError with the item as it stood. */
+  const update = (input: Omit<UpdateCommandInput, 'TableName'>) =>
+    sendConditional(() => doc.send(new UpdateCommand({ TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input })));
+
+  /** The condition every write by a lease holder carries: the saga is pending and leased to `owner` (at `step`, if given). */
+  const heldBy = (owner: string, step?: SagaStep) => ({
+    ConditionExpression: `#status = :pending AND leaseOwner = :me${step === undefined ? '' : ' AND #step = :step'}`,
+    ExpressionAttributeNames: { '#status': 'status', ...(step === undefined ? {} : { '#step': 'step' }) },
+    ExpressionAttributeValues: { ':pending': PENDING, ':me': owner, ...(step === undefined ? {} : { ':step': step }) },
+  });
 
   async function createSaga(input: NewSaga): Promise<CreateSagaResult> {
     const createdAt = now();
@@ -134,36 +143,20 @@ export function createSagaStore(options: SagaStoreOptions) {
       },
     });
 
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return { outcome: 'created', saga };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        const idempotency = reasons[idempotencyIndex];
-        if (idempotencyIndex >= 0 && idempotency?.Code === 'ConditionalCheckFailed') {
-          const previous = idempotency.Item?.transactionId ? unmarshall(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
-          if (previous) {
-            const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
-            return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
-          }
-        }
-        if (reasons[lockIndex]?.Code === 'ConditionalCheckFailed') return { outcome: 'account_busy' };
-        if (hasTransactionConflict(reasons) && attempt < TRANSACTION_CONFLICT_RETRIES) {
-          await sleep(5 * attempt + Math.random() * 10);
-          continue;
-        }
-        // A request for the same account is being written right now.
-        if (hasTransactionConflict(reasons)) return { outcome: 'account_busy' };
-        throw error;
+    try {
+      await sendConditional(() => doc.send(new TransactWriteCommand({ TransactItems: items })));
+      return { outcome: 'created', saga };
+    } catch (error) {
+      const previous = error instanceof ConditionFailedError && idempotencyIndex >= 0 ? error.itemAt(idempotencyIndex) : undefined;
+      if (previous) {
+        const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
+        return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
       }
+      if (error instanceof ConditionFailedError && error.failedAt(lockIndex)) return { outcome: 'account_busy' };
+      // A request for the same account is being written right now.
+      if (isTransactionConflict(error)) return { outcome: 'account_busy' };
+      throw error;
     }
-  }
-
-  async function getIdempotencyRecord(accountId: string, key: string) {
-    const { Item } = await doc.send(new GetCommand({ TableName, Key: idempotencyKeyItemKey(accountId, key), ConsistentRead: true }));
-    return Item ?? null;
   }
 
   async function getSaga(transactionId: string): Promise<SagaRecord | null> {
@@ -177,45 +170,29 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function claimSaga(transactionId: string, owner: string, leaseMs: number): Promise<SagaRecord | null> {
     const at = now().getTime();
-    try {
-      const { Attributes } = await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
-          ConditionExpression:
-            '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': PENDING },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes ? toSagaRecord(Attributes) : null;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return null;
-      throw error;
-    }
+    const claimed = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
+      ConditionExpression:
+        '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': PENDING },
+      ReturnValues: 'ALL_NEW',
+    }).then(({ Attributes }) => (Attributes ? toSagaRecord(Attributes) : null));
+    return unlessConditionFails(claimed, () => null);
   }
 
   /** Extends the lease of a saga this worker holds. */
   async function renewLease(saga: SagaRecord, owner: string, leaseMs: number): Promise<SagaRecord> {
     const leaseUntil = now().getTime() + leaseMs;
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: 'SET leaseUntil = :until',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': leaseUntil, ':pending': PENDING },
-        }),
-      );
-      return { ...saga, leaseUntil };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease renewal refused');
-      throw error;
-    }
+    const lease = heldBy(owner);
+    await unlessConditionFails(
+      update({ Key: sagaKey(saga.transactionId), UpdateExpression: 'SET leaseUntil = :until', ...lease, ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':until': leaseUntil } }),
+      () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease renewal refused');
+      },
+    );
+    return { ...saga, leaseUntil };
   }
 
   /**
@@ -226,40 +203,22 @@ export function createSagaStore(options: SagaStoreOptions) {
     const moment = now();
     const updatedAt = moment.toISOString();
     const leaseUntil = moment.getTime() + leaseMs;
-    const values: Record<string, unknown> = {
-      ':me': owner,
-      ':from': saga.step,
-      ':to': to,
-      ':updatedAt': updatedAt,
-      ':until': leaseUntil,
-      ':pending': PENDING,
-    };
-    let update = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
+    const lease = heldBy(owner, saga.step);
+    const values: Record<string, unknown> = { ...lease.ExpressionAttributeValues, ':to': to, ':updatedAt': updatedAt, ':until': leaseUntil };
+    let updateExpression = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
     if (withdrawalCount !== undefined) {
-      update += ', withdrawalCount = :count';
+      updateExpression += ', withdrawalCount = :count';
       values[':count'] = withdrawalCount;
     }
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: update,
-          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :from',
-          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // An SDK retry of a write that did land looks like this too: check before giving up.
-      const current = await getSaga(saga.transactionId);
-      if (!(current && current.status === PENDING && current.leaseOwner === owner && current.step === to)) {
-        throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
-      }
-      return current;
-    }
-    return { ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) };
+    const recorded = update({ Key: sagaKey(saga.transactionId), UpdateExpression: updateExpression, ...lease, ExpressionAttributeValues: values }).then(
+      (): SagaRecord => ({ ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) }),
+    );
+    return unlessConditionFails(recorded, (item) => {
+      // An SDK retry of a write that did land looks like this too: the item found tells.
+      const current = item && toSagaRecord(item);
+      if (current && current.status === PENDING && current.leaseOwner === owner && current.step === to) return current;
+      throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
+    });
   }
 
   /**
@@ -270,13 +229,14 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus): Promise<SagaRecord> {
     const updatedAt = now().toISOString();
+    const lease = heldBy(owner, saga.step);
     const endSaga = {
       TableName,
       Key: sagaKey(saga.transactionId),
       UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
-      ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
-      ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': PENDING, ':me': owner, ':step': saga.step },
+      ...lease,
+      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':final': status, ':updatedAt': updatedAt },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
     const releaseAccountLock = {
       TableName,
@@ -284,36 +244,22 @@ export function createSagaStore(options: SagaStoreOptions) {
       ConditionExpression: 'transactionId = :tx',
       ExpressionAttributeValues: { ':tx': saga.transactionId },
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: endSaga }, { Delete: releaseAccountLock }] }));
-        return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const [sagaReason, lockReason] = error.CancellationReasons ?? [];
-        if (sagaReason?.Code === 'ConditionalCheckFailed') {
-          const current = await getSaga(saga.transactionId);
-          if (current?.status === status && current.step === saga.step) return current; // our earlier attempt landed
-          throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${current?.status ?? 'unknown'}`);
-        }
-        if (lockReason?.Code === 'ConditionalCheckFailed') {
-          // The lock is gone or names another saga: end this saga without touching the lock.
-          try {
-            await doc.send(new UpdateCommand(endSaga));
-          } catch (plainError) {
-            if (plainError instanceof ConditionalCheckFailedException) {
-              throw new LeaseLostError(saga.transactionId, owner, 'lease lost while ending the saga');
-            }
-            throw plainError;
-          }
-          return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
-        }
-        if (hasTransactionConflict(error.CancellationReasons ?? []) && attempt < TRANSACTION_CONFLICT_RETRIES) {
-          await sleep(5 * attempt + Math.random() * 10);
-          continue;
-        }
-        throw error;
+    const finished: SagaRecord = { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
+    try {
+      await sendConditional(() => doc.send(new TransactWriteCommand({ TransactItems: [{ Update: endSaga }, { Delete: releaseAccountLock }] })));
+      return finished;
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      if (error.failedAt(0)) {
+        const current = error.itemAt(0);
+        if (current?.status === status && current.step === saga.step) return toSagaRecord(current); // our earlier attempt landed
+        throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${String(current?.status ?? 'unknown')}`);
       }
+      // The lock is gone or names another saga: end this saga without touching the lock.
+      await unlessConditionFails(update(endSaga), () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease lost while ending the saga');
+      });
+      return finished;
     }
   }
 
@@ -324,21 +270,18 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function markStuck(saga: SagaRecord, owner: string, lastError: string): Promise<SagaRecord> {
     const stuckSince = now().toISOString();
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
-          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-          ExpressionAttributeValues: { ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK, ':pending': PENDING, ':me': owner, ':step': saga.step },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease lost while marking the saga stuck');
-      throw error;
-    }
+    const lease = heldBy(owner, saga.step);
+    await unlessConditionFails(
+      update({
+        Key: sagaKey(saga.transactionId),
+        UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
+        ...lease,
+        ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK },
+      }),
+      () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease lost while marking the saga stuck');
+      },
+    );
     const { leaseOwner: _owner, leaseUntil: _until, ...rest } = saga;
     return { ...rest, stuckSince, lastError, updatedAt: stuckSince };
   }
@@ -348,22 +291,14 @@ export function createSagaStore(options: SagaStoreOptions) {
    * next recovery poll resumes it at its recorded compensation, with a fresh budget.
    */
   async function resumeStuckSaga(transactionId: string): Promise<boolean> {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
-          ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': PENDING },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const resumed = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
+      ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': PENDING },
+    }).then(() => true);
+    return unlessConditionFails(resumed, () => false);
   }
 
   /** Stuck sagas, longest stuck first (a malformed item is reported and skipped). */
@@ -425,22 +360,14 @@ export function createSagaStore(options: SagaStoreOptions) {
 
   /** Gives the lease back (graceful shutdown) so another worker may resume at once. */
   async function releaseLease(transactionId: string, owner: string): Promise<boolean> {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':zero': 0, ':me': owner, ':pending': PENDING },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const lease = heldBy(owner);
+    const released = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
+      ...lease,
+      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':zero': 0 },
+    }).then(() => true);
+    return unlessConditionFails(released, () => false);
   }
 
   /**
@@ -504,8 +431,4 @@ export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
   const saga = sagaRecordOf(item);
   if (!saga) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
   return saga;
-}
-
-function hasTransactionConflict(reasons: CancellationReason[]): boolean {
-  return reasons.some((reason) => reason.Code === 'TransactionConflict');
 }
