@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
 import { createService, createServiceClient, type App, type ServiceClient, type ServiceOptions } from '@corebank/kit';
 import type { WorkerConfig } from './config.ts';
 import { registerNudgeRoute } from './nudge/worker-routes.ts';
@@ -48,17 +49,7 @@ export interface Worker {
   stats(): WorkerStats;
 }
 
-const silentLogger = {
-  level: 'silent',
-  fatal: () => {},
-  error: () => {},
-  warn: () => {},
-  info: () => {},
-  debug: () => {},
-  trace: () => {},
-  silent: () => {},
-  child: () => silentLogger,
-} as unknown as FastifyBaseLogger;
+const silentLogger: FastifyBaseLogger = pino({ level: 'silent' });
 
 /**
  * The saga worker: the saga runner (worker/saga-runner.ts) drives each saga under a lease so
