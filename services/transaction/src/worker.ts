@@ -7,7 +7,7 @@ import { registerNudgeRoute } from './nudge/worker-routes.ts';
 import type { TargetService } from './saga/machine.ts';
 import type { SagaRecord } from './saga/record.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
-import { createSagaRunner, type HandOver } from './worker/saga-runner.ts';
+import { createSagaRunner, type HandOver, type SagaRunCounters } from './worker/saga-runner.ts';
 import { createScheduler, type NudgeResult } from './worker/scheduler.ts';
 
 export type { HandOver, NudgeResult };
@@ -16,19 +16,10 @@ export interface WorkerOptions extends WorkerConfig, Pick<RegionStoresOptions, '
   logger?: FastifyBaseLogger;
 }
 
-export interface WorkerStats {
+export interface WorkerStats extends SagaRunCounters {
   workerId: string;
   running: number;
   backlog: number;
-  claimed: number;
-  succeeded: number;
-  rolledBack: number;
-  /** Sagas given back at a step boundary (shutdown, region closed). */
-  handedOff: number;
-  /** Sagas dropped because another worker took the lease. */
-  leaseLost: number;
-  /** Sagas this worker marked stuck (a compensation exhausted its budget). */
-  markedStuck: number;
 }
 
 export interface Worker {

@@ -1,4 +1,4 @@
-import { badRequest, ErrorReply, requireServiceToken, type App } from '@corebank/kit';
+import { badRequest, ErrorReply, requireServiceToken, within, type App } from '@corebank/kit';
 import type { SagaRecord } from '../saga/record.ts';
 import type { HandOver, Worker } from '../worker.ts';
 import { NUDGE_HOLD_MS, NudgeBody, NudgeParams, NudgeReply, nudgePath } from './protocol.ts';
@@ -34,11 +34,6 @@ export function registerNudgeRoute(app: App, worker: Worker, serviceToken: strin
 /** The saga's end, or undefined once `holdMs` has passed. */
 async function endWithin(ended: Promise<SagaRecord | undefined> | undefined, holdMs: number): Promise<SagaRecord | undefined> {
   if (!ended) return undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), holdMs)));
-  try {
-    return await Promise.race([ended, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const end = await within(ended, holdMs);
+  return end === 'timeout' ? undefined : end;
 }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { within } from '@corebank/kit';
 import type { SagaRecord } from '../saga/record.ts';
 import type { HandOver } from './saga-runner.ts';
 
@@ -117,12 +118,7 @@ export function createScheduler(options: SchedulerOptions) {
     pollOnce,
     /** Waits for the sagas in flight (after the stop signal), for `graceMs` at most; true if they all ended. */
     async settle(graceMs: number): Promise<boolean> {
-      const inFlight = Promise.allSettled([...running.values()]);
-      let graceTimer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<'timeout'>((resolve) => (graceTimer = setTimeout(() => resolve('timeout'), graceMs)));
-      const ended = await Promise.race([inFlight.then(() => 'done' as const), graceOver]);
-      clearTimeout(graceTimer);
-      return ended === 'done';
+      return (await within(Promise.allSettled([...running.values()]), graceMs)) !== 'timeout';
     },
     stats: () => ({ running: running.size, backlog: backlog.size }),
   };
