@@ -50,11 +50,19 @@ export const HandedOverSaga = Type.Object(
   { additionalProperties: false },
 );
 
+export class CorruptSagaError extends Error {
+  override name = 'CorruptSagaError';
+  constructor(readonly key: string, message: string) {
+    super(message);
+  }
+}
+
 /**
- * An item read from the table as a saga record (its keys and index attributes dropped, an
- * item written before `attempts` existed read as 0), or undefined when it does not fit.
+ * Checks an item read from the table against the schema and returns it as a saga record: its
+ * keys and index attributes dropped, an item written before `attempts` existed read as 0.
  */
-export function sagaRecordOf(item: Record<string, unknown>): SagaRecord | undefined {
-  const record = Value.Clean(SagaRecord, { attempts: 0, ...item });
-  return Value.Check(SagaRecord, record) ? record : undefined;
+export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
+  const saga = Value.Clean(SagaRecord, { attempts: 0, ...item });
+  if (!Value.Check(SagaRecord, saga)) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
+  return saga;
 }

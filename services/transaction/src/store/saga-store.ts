@@ -1,6 +1,5 @@
 import {
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -9,11 +8,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { firstStep, PENDING, type FinalStatus, type SagaKind, type SagaStep } from '../saga/machine.ts';
 import { periodOf } from '../saga/period.ts';
-import { sagaRecordOf, type SagaRecord } from '../saga/record.ts';
+import { CorruptSagaError, toSagaRecord, type SagaRecord } from '../saga/record.ts';
 import { ConditionFailedError, isTransactionConflict, sendConditional, unlessConditionFails } from './conditional-write.ts';
-import { PENDING_INDEX } from './tables.ts';
+import { createPendingIndex } from './pending-index.ts';
+import { PENDING_PK, STUCK_PK } from './tables.ts';
 
-export type { SagaRecord };
+export { CorruptSagaError, toSagaRecord, type SagaRecord };
 
 export interface NewSaga {
   transactionId: string;
@@ -50,9 +50,6 @@ export const IDEMPOTENCY_KEY_TTL_SECONDS = 7 * 24 * 3600;
 
 const SAGA_SK = 'saga';
 const LOCK_SK = 'lock';
-const PENDING_PK = 'pending';
-/** Stuck sagas move from the pending index's partition to this one: no worker claims them. */
-const STUCK_PK = 'stuck';
 
 export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
 export const accountLockKey = (accountId: string) => ({ PK: `account#${accountId}`, SK: LOCK_SK });
@@ -301,63 +298,6 @@ export function createSagaStore(options: SagaStoreOptions) {
     return unlessConditionFails(resumed, () => false);
   }
 
-  /** Stuck sagas, longest stuck first (a malformed item is reported and skipped). */
-  async function listStuckSagas(limit = 1000): Promise<SagaRecord[]> {
-    const found: SagaRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :stuck',
-          ExpressionAttributeValues: { ':stuck': STUCK_PK },
-          ScanIndexForward: true,
-          Limit: Math.min(limit - found.length, 1000),
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of reply.Items ?? []) {
-        const saga = readItem(item);
-        if (saga) found.push(saga);
-      }
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-    } while (ExclusiveStartKey && found.length < limit);
-    return found;
-  }
-
-  /** How many sagas are stuck now: the figure an alarm watches (0 in a healthy system). */
-  async function countStuckSagas(): Promise<number> {
-    let total = 0;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :stuck',
-          ExpressionAttributeValues: { ':stuck': STUCK_PK },
-          Select: 'COUNT',
-          ExclusiveStartKey,
-        }),
-      );
-      total += reply.Count ?? 0;
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return total;
-  }
-
-  /** An index item as a saga, or undefined (reported) when it is malformed. */
-  function readItem(item: Record<string, unknown>): SagaRecord | undefined {
-    try {
-      return toSagaRecord(item);
-    } catch (error) {
-      if (!(error instanceof CorruptSagaError)) throw error;
-      options.onCorruptItem?.(error);
-      return undefined;
-    }
-  }
-
   /** Gives the lease back (graceful shutdown) so another worker may resume at once. */
   async function releaseLease(transactionId: string, owner: string): Promise<boolean> {
     const lease = heldBy(owner);
@@ -370,39 +310,6 @@ export function createSagaStore(options: SagaStoreOptions) {
     return unlessConditionFails(released, () => false);
   }
 
-  /**
-   * Pending sagas, oldest first, that `owner` may claim now: lease free, expired or its own.
-   * Reads the sparse pending index (eventually consistent; the claim re-checks).
-   */
-  async function listClaimableSagas(owner: string, limit: number, maxPages = 5): Promise<SagaRecord[]> {
-    const at = now().getTime();
-    const found: SagaRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    for (let page = 0; page < maxPages && found.length < limit; page++) {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :pending',
-          ExpressionAttributeValues: { ':pending': PENDING_PK },
-          ScanIndexForward: true,
-          Limit: Math.max(limit * 4, 25),
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of reply.Items ?? []) {
-        // One malformed item must not stop the recovery of every other saga.
-        const saga = readItem(item);
-        if (!saga || saga.status !== PENDING || saga.stuckSince !== undefined) continue;
-        if (saga.leaseUntil === undefined || saga.leaseUntil < at || saga.leaseOwner === owner) found.push(saga);
-        if (found.length >= limit) break;
-      }
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-      if (!ExclusiveStartKey) break;
-    }
-    return found;
-  }
-
   return {
     createSaga,
     getSaga,
@@ -413,22 +320,6 @@ export function createSagaStore(options: SagaStoreOptions) {
     markStuck,
     resumeStuckSaga,
     releaseLease,
-    listClaimableSagas,
-    listStuckSagas,
-    countStuckSagas,
+    ...createPendingIndex({ doc, mainTable: TableName, now, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) }),
   };
-}
-
-export class CorruptSagaError extends Error {
-  override name = 'CorruptSagaError';
-  constructor(readonly key: string, message: string) {
-    super(message);
-  }
-}
-
-/** Checks an item read from the table and turns it into a SagaRecord. */
-export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
-  const saga = sagaRecordOf(item);
-  if (!saga) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
-  return saga;
 }

@@ -9,6 +9,10 @@ export const defaultParamTable = (region: string) => `corebank-param-${region}`;
 
 /** Sparse index of pending sagas, polled by the worker to recover abandoned ones. */
 export const PENDING_INDEX = 'GSI1';
+/** The index's partition of pending sagas (GSI1PK), which workers poll. */
+export const PENDING_PK = 'pending';
+/** Stuck sagas move from the pending partition to this one: no worker claims them. */
+export const STUCK_PK = 'stuck';
 
 export const STOP_FLAG_KEY = 'stopFlag';
 export type StopFlagValue = 'true' | 'false';
