@@ -45,8 +45,7 @@ export const LOAD_UI_PORT = 8089;
 export const DYNAMODB_LOCAL_PORT = 8000;
 export const EMBEDDED_POSTGRES_PORT = 54320;
 
-export const MAIN_TABLE = 'corebank-main';
-export const paramTableOf = (region: string) => `corebank-param-${region}`;
+export { DEFAULT_MAIN_TABLE as MAIN_TABLE, defaultParamTable as paramTableOf } from '@corebank/transaction';
 
 export function regionNamed(name: string): RegionSpec {
   const region = [TOKYO, OSAKA].find((candidate) => candidate.name === name);

@@ -158,7 +158,7 @@ export async function runService(app: App, options: RunOptions): Promise<void> {
 }
 
 /** The promise's value, or 'timeout' once `ms` have passed. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
   try {

@@ -17,10 +17,7 @@ const WithdrawBody = Type.Object(
   { additionalProperties: false },
 );
 // The cancels name the transaction; the amount to undo comes from the ledger, not the caller.
-const CancelBody = Type.Object(
-  { quantity: Type.Optional(Quantity), transactionId: TransactionId, withdrawalCount: Type.Optional(Type.Integer({ minimum: 1 })) },
-  { additionalProperties: false },
-);
+const CancelBody = Type.Object({ transactionId: TransactionId }, { additionalProperties: false });
 const errors = { 400: ErrorReply, 403: ErrorReply, 409: ErrorReply };
 
 export function buildBalanceApp(options: BalanceAppOptions): App {

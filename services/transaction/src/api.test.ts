@@ -7,6 +7,7 @@ import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
 import { createSagaStore } from './store/saga-store.ts';
 import type { App } from '@corebank/kit';
+import { withApiDefaults } from './config.ts';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const prefix = freshTablePrefix('tx-api');
@@ -26,7 +27,7 @@ beforeAll(async () => {
     return send(command);
   };
   // statusFreshMs 0: these tests end sagas behind the API's back, so every GET reads the table.
-  app = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, statusFreshMs: 0, logger: false });
+  app = buildTransactionApi(withApiDefaults({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 100, statusFreshMs: 0, logger: false }));
   await app.ready();
 });
 
@@ -182,7 +183,7 @@ describe('POST /transaction/{deposit,withdraw}', () => {
 describe('hand-over to the worker', () => {
   it('creates the saga leased to a one-off token, and hands the lease back when the worker refuses the connection', async () => {
     const port = await freePort(); // nothing listens there
-    const nudging = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, workerUrl: `http://127.0.0.1:${port}`, serviceToken: 't', logger: false });
+    const nudging = buildTransactionApi(withApiDefaults({ region: 'ap-northeast-1', ...tables, dynamo, workerUrl: `http://127.0.0.1:${port}`, serviceToken: 't', logger: false }));
     try {
       const reply = await nudging.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 3 }, headers: { x_account_id: 'acct-handover' } });
       expect(reply.statusCode).toBe(200);
@@ -249,7 +250,7 @@ describe('the status board (polls answered from memory)', () => {
   const TOKEN = 'board-token';
   let boardApp: App;
   beforeAll(async () => {
-    boardApp = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 10_000, statusFreshMs: 60_000, statusHoldMs: 20, serviceToken: TOKEN, logger: false });
+    boardApp = buildTransactionApi(withApiDefaults({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 10_000, statusFreshMs: 60_000, statusHoldMs: 20, serviceToken: TOKEN, logger: false }));
     await boardApp.ready();
   });
   afterAll(() => boardApp?.close());
@@ -266,7 +267,7 @@ describe('the status board (polls answered from memory)', () => {
 
   it('holds a poll of a pending saga and answers it once the table shows the end, when no worker said so', async () => {
     // Another API instance's saga: the end reaches this one only through the table.
-    const holding = buildTransactionApi({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 10_000, statusFreshMs: 50, statusHoldMs: 5_000, logger: false });
+    const holding = buildTransactionApi(withApiDefaults({ region: 'ap-northeast-1', ...tables, dynamo, stopFlagTtlMs: 10_000, statusFreshMs: 50, statusHoldMs: 5_000, logger: false }));
     try {
       const account = 'acct-board-held';
       const { transactionId } = (await holding.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 5 }, headers: { x_account_id: account } })).json();

@@ -1,60 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import {
   accountIdOf,
   badRequest,
   createService,
-  createServiceClient,
   ErrorReply,
   HttpError,
   notFound,
   Quantity,
   serviceUnavailable,
   tooManyRequests,
+  TransactionId,
   type App,
   type ServiceOptions,
 } from '@corebank/kit';
-import type { FinalStatus, SagaKind } from './saga/machine.ts';
+import { PENDING, SAGA_STATUSES, type SagaKind } from './saga/machine.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
-import type { SagaRecord, SagaStore } from './store/saga-store.ts';
-import { createStatusBoard, DEFAULT_PENDING_FRESH_MS, DEFAULT_STATUS_HOLD_MS, type SagaStatusEntry } from './status-board.ts';
-import { UUID_PATTERN } from './schemas.ts';
+import { createStatusBoard, type SagaStatusEntry } from './status-board.ts';
+import type { ApiConfig } from './config.ts';
+import { createWorkerNudger } from './nudge/nudger.ts';
+import { HAND_OVER_LEASE_MS } from './nudge/protocol.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
-/** Longer than the worker holds a nudge's reply for the saga's end (DEFAULT_NUDGE_HOLD_MS). */
-const NUDGE_TIMEOUT_MS = 10_000;
-/**
- * Nudges held open at once: each waits for its saga's end, so there must be room for every
- * saga a worker runs at a time (WORKER_CONCURRENCY, 64 by default) and more.
- */
-const NUDGE_CONNECTIONS = 256;
-/**
- * With a worker to nudge, a new saga is created leased to a one-off token that the nudge
- * hands to the worker, which starts it without a claim write. If the nudge is lost, any
- * worker may claim the saga once this has passed (a failed nudge hands the lease back at once).
- */
-export const HAND_OVER_LEASE_MS = 10_000;
-
-export interface TransactionApiOptions extends RegionStoresOptions {
-  /** How long a pending status read from the table is answered again from memory (see status-board.ts). */
-  statusFreshMs?: number;
-  /** How long GET holds a poll of a pending saga open, answering at once if it ends meanwhile. */
-  statusHoldMs?: number;
-  /** Worker base URL, nudged after each new saga; its reply tells the saga's end. */
-  workerUrl?: string;
-  serviceToken?: string;
+export interface TransactionApiOptions extends ApiConfig, Pick<RegionStoresOptions, 'dynamo' | 'onCorruptItem'> {
   logger?: ServiceOptions['logger'];
 }
 
 const TransactionRequest = Type.Object({ quantity: Quantity }, { additionalProperties: false });
 const TransactionCreated = Type.Object({ transactionId: Type.String() });
 const TransactionStatus = Type.Object({
-  status: Type.Union([Type.Literal('status#pending'), Type.Literal('status#success'), Type.Literal('status#success_rollback')]),
+  status: Type.Enum(SAGA_STATUSES),
   updatedAt: Type.String(),
 });
-const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UUID_PATTERN }) });
+const TransactionParams = Type.Object({ transactionId: TransactionId });
 
 /**
  * The public transaction API: starts deposit and withdrawal sagas and answers their
@@ -63,9 +43,8 @@ const TransactionParams = Type.Object({ transactionId: Type.String({ pattern: UU
  */
 export function buildTransactionApi(options: TransactionApiOptions): App {
   const { store, stopFlag, close: closeStores } = openRegionStores(options);
-  const statusFreshMs = options.statusFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+  const { statusFreshMs, statusHoldMs } = options;
   const statusBoard = createStatusBoard({ pendingFreshMs: statusFreshMs });
-  const statusHoldMs = options.statusHoldMs ?? DEFAULT_STATUS_HOLD_MS;
 
   /** From memory when it is fresh enough, else from the table (and then remembered). */
   async function currentStatus(transactionId: string): Promise<SagaStatusEntry | null> {
@@ -141,7 +120,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
       // word went to another API instance, the table is read again each time the pending
       // status goes stale.
       const holdUntil = Date.now() + statusHoldMs;
-      while (saga?.status === 'status#pending' && saga.accountId === accountId && Date.now() < holdUntil) {
+      while (saga?.status === PENDING && saga.accountId === accountId && Date.now() < holdUntil) {
         await statusBoard.waitForEnd(transactionId, Math.min(holdUntil - Date.now(), statusFreshMs || statusHoldMs));
         saga = await currentStatus(transactionId);
       }
@@ -163,47 +142,4 @@ export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
     throw badRequest('header Idempotency-Key must be 1-128 printable ASCII characters', 'invalid_idempotency_key');
   }
   return value;
-}
-
-/**
- * Hands a new saga to the worker so it starts within milliseconds, without making the
- * client wait. The worker replies when the saga has ended (or when it cannot say soon), so
- * the end reaches the status board with no request of its own. When the worker cannot take
- * the saga, the lease is handed back so that polling finds it at once.
- */
-function createWorkerNudger(
-  options: Pick<TransactionApiOptions, 'workerUrl' | 'serviceToken'>,
-  store: SagaStore,
-  log: FastifyBaseLogger,
-  onEnded: (saga: SagaRecord, ended: { status: FinalStatus; updatedAt: string }) => void,
-) {
-  if (!options.workerUrl) return { enabled: false, handOver: (_saga: SagaRecord, _token: string) => {}, close: async () => {} };
-  const client = createServiceClient({
-    baseUrl: options.workerUrl,
-    ...(options.serviceToken ? { serviceToken: options.serviceToken } : {}),
-    timeoutMs: NUDGE_TIMEOUT_MS,
-    connections: NUDGE_CONNECTIONS,
-  });
-  const handBack = (transactionId: string, leaseToken: string, why: Record<string, unknown>) => {
-    log.warn({ transactionId, ...why }, 'worker did not take a new saga; its lease is handed back for polling');
-    store.releaseLease(transactionId, leaseToken).catch((error: unknown) => log.warn({ err: error, transactionId }, 'could not hand the lease back; it expires by itself'));
-  };
-  return {
-    enabled: true,
-    handOver(saga: SagaRecord, leaseToken: string) {
-      client.post<{ result?: string; status?: string; updatedAt?: string }>(`/sagas/${saga.transactionId}/nudge`, { leaseToken, saga }).then(
-        (reply) => {
-          if (reply.status !== 202 || reply.body?.result === 'stopping') return handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
-          const { status, updatedAt } = reply.body ?? {};
-          if ((status === 'status#success' || status === 'status#success_rollback') && typeof updatedAt === 'string') onEnded(saga, { status, updatedAt });
-        },
-        (error: unknown) => {
-          // Only a refused connection is certain: after a timeout the worker may be running it.
-          if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') handBack(saga.transactionId, leaseToken, { err: error });
-          else log.warn({ err: error, transactionId: saga.transactionId }, 'nudge unanswered; the saga is polled for once its hand-over lease expires');
-        },
-      );
-    },
-    close: () => client.close(),
-  };
 }

@@ -1,5 +1,6 @@
 export * from './saga/machine.ts';
 export * from './saga/period.ts';
+export * from './saga/record.ts';
 export * from './store/tables.ts';
 export * from './store/dynamo.ts';
 export * from './store/saga-store.ts';
@@ -7,5 +8,5 @@ export * from './stop-flag.ts';
 export * from './config.ts';
 export * from './api.ts';
 export * from './worker.ts';
-export * from './schemas.ts';
+export * from './nudge/protocol.ts';
 export * from './status-board.ts';

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createStatusBoard } from './status-board.ts';
+import { DEFAULT_PENDING_FRESH_MS } from './config.ts';
 
 const pending = { accountId: 'a', status: 'status#pending', updatedAt: '2026-11-29T00:00:00.000Z' } as const;
 const success = { accountId: 'a', status: 'status#success', updatedAt: '2026-11-29T00:00:01.000Z' } as const;
 
 describe('status board', () => {
   it('knows nothing it was not told', () => {
-    expect(createStatusBoard().lookup('tx')).toBeUndefined();
+    expect(createStatusBoard({ pendingFreshMs: DEFAULT_PENDING_FRESH_MS }).lookup('tx')).toBeUndefined();
   });
 
   it('trusts a pending status for pendingFreshMs, then asks for a fresh read', () => {
@@ -30,7 +31,7 @@ describe('status board', () => {
   });
 
   it('forgets the oldest entries beyond its size', () => {
-    const board = createStatusBoard({ maxEntries: 2 });
+    const board = createStatusBoard({ pendingFreshMs: DEFAULT_PENDING_FRESH_MS, maxEntries: 2 });
     board.remember('first', success);
     board.remember('second', success);
     board.remember('first', success); // refreshed: now the newest
@@ -44,7 +45,7 @@ describe('status board', () => {
 
 describe('status board: held polls', () => {
   it('wakes a held poll the moment the saga ends', async () => {
-    const board = createStatusBoard();
+    const board = createStatusBoard({ pendingFreshMs: DEFAULT_PENDING_FRESH_MS });
     board.remember('tx', pending);
     const started = Date.now();
     const held = board.waitForEnd('tx', 60_000);
@@ -55,7 +56,7 @@ describe('status board: held polls', () => {
   });
 
   it('lets a held poll go after the hold, while the saga is still pending', async () => {
-    const board = createStatusBoard();
+    const board = createStatusBoard({ pendingFreshMs: DEFAULT_PENDING_FRESH_MS });
     board.remember('tx', pending);
     await board.waitForEnd('tx', 5);
     expect(board.lookup('tx')?.status).toBe('status#pending');

@@ -1,4 +1,4 @@
-import type { SagaStatus } from './saga/machine.ts';
+import { PENDING, type SagaStatus } from './saga/machine.ts';
 
 /** What GET /transaction/{id} answers, and whose transaction it is. */
 export interface SagaStatusEntry {
@@ -7,15 +7,7 @@ export interface SagaStatusEntry {
   updatedAt: string;
 }
 
-/** How long a "pending" read from the table may be answered again without reading it anew. */
-export const DEFAULT_PENDING_FRESH_MS = 200;
 export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
-/**
- * How long a poll of a pending saga is held open, waiting for its end (GET /transaction/{id}).
- * Long enough that a client polling in a loop usually needs one poll per saga; short enough
- * that a client with a one-second timeout still gets its "pending".
- */
-export const DEFAULT_STATUS_HOLD_MS = 500;
 
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
@@ -24,8 +16,8 @@ export const DEFAULT_STATUS_HOLD_MS = 500;
  * nudge tells the API when a saga ends, so a poll sees the end at once; if that word is
  * lost, or went to another API instance, the poll sees it within `pendingFreshMs`.
  */
-export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries?: number; now?: () => number } = {}) {
-  const pendingFreshMs = options.pendingFreshMs ?? DEFAULT_PENDING_FRESH_MS;
+export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?: number; now?: () => number }) {
+  const { pendingFreshMs } = options;
   const maxEntries = options.maxEntries ?? DEFAULT_STATUS_BOARD_SIZE;
   const now = options.now ?? Date.now;
   // A Map iterates in insertion order: the first key is the oldest, evicted first.
@@ -36,11 +28,11 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
   function remember(transactionId: string, entry: SagaStatusEntry): void {
     const known = entries.get(transactionId);
     // A late "pending" read never overwrites a terminal status already known.
-    if (known && known.status !== 'status#pending' && entry.status === 'status#pending') return;
+    if (known && known.status !== PENDING && entry.status === PENDING) return;
     entries.delete(transactionId);
     entries.set(transactionId, { ...entry, readAt: now() });
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-    if (entry.status !== 'status#pending') for (const wake of waiters.get(transactionId) ?? []) wake();
+    if (entry.status !== PENDING) for (const wake of waiters.get(transactionId) ?? []) wake();
   }
 
   /**
@@ -67,7 +59,7 @@ export function createStatusBoard(options: { pendingFreshMs?: number; maxEntries
   function lookup(transactionId: string): SagaStatusEntry | undefined {
     const known = entries.get(transactionId);
     if (!known) return undefined;
-    if (known.status === 'status#pending' && now() - known.readAt >= pendingFreshMs) return undefined;
+    if (known.status === PENDING && now() - known.readAt >= pendingFreshMs) return undefined;
     return { accountId: known.accountId, status: known.status, updatedAt: known.updatedAt };
   }
 

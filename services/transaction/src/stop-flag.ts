@@ -1,12 +1,9 @@
 import type { StopFlagValue } from './store/tables.ts';
 
-/** Services may act on a stopFlag at most this old (SPEC: cached at most 10 s). */
-export const DEFAULT_STOP_FLAG_TTL_MS = 10_000;
-
 export interface StopFlagCacheOptions {
   /** Reads the flag from the param table; undefined when the item is absent. */
   read: () => Promise<StopFlagValue | undefined>;
-  ttlMs?: number;
+  ttlMs: number;
   now?: () => number;
 }
 
@@ -23,7 +20,7 @@ export interface StopFlagCache {
  * A value older than the TTL is never used: if the table cannot be read, the call throws.
  */
 export function createStopFlagCache(options: StopFlagCacheOptions): StopFlagCache {
-  const ttlMs = options.ttlMs ?? DEFAULT_STOP_FLAG_TTL_MS;
+  const { ttlMs } = options;
   const now = options.now ?? Date.now;
   let cached: { closed: boolean; readAt: number } | undefined;
   let reading: Promise<boolean> | undefined;

@@ -5,6 +5,7 @@ import { buildTransactionApi } from './api.ts';
 import { buildWorkerApp, type Worker } from './worker.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
 import { listenOnFreePort, startBackends, TEST_SERVICE_TOKEN, type Backends } from '@corebank/testing';
+import { withApiDefaults, withWorkerDefaults } from './config.ts';
 
 /** How long the balance service is away: longer than the old fixed retry count lasted (~15 s). */
 const OUTAGE_MS = 20_000;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   store = createSagaStore({ doc: backends.dynamo.doc, mainTable: backends.tables.mainTable });
   // The forward-step budget is shorter than the 120 s default so that a regression fails in
   // a minute, yet much longer than the outage; the backoff cap is 1 s so recovery shows fast.
-  const built = buildWorkerApp({
+  const built = buildWorkerApp(withWorkerDefaults({
     ...backends.tables,
     dynamo: backends.dynamo,
     balanceUrl: backends.balanceUrl,
@@ -31,11 +32,11 @@ beforeAll(async () => {
     stepTimeoutMs: 1000,
     stepRetryBudgetMs: 60_000,
     stepRetryMaxDelayMs: 1000,
-  });
+  }));
   workerApp = built.app;
   worker = built.worker;
   const workerUrl = await listenOnFreePort(workerApp);
-  api = buildTransactionApi({ ...backends.tables, dynamo: backends.dynamo, workerUrl, serviceToken: TEST_SERVICE_TOKEN, logger: false });
+  api = buildTransactionApi(withApiDefaults({ ...backends.tables, dynamo: backends.dynamo, workerUrl, serviceToken: TEST_SERVICE_TOKEN, logger: false }));
   await api.ready();
 }, 120_000);
 

@@ -5,6 +5,7 @@ import { createWorker, type Worker } from './worker.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
+import { withWorkerDefaults } from './config.ts';
 
 /**
  * Stand-ins for balance and count whose answers each test scripts, to drive the worker
@@ -46,7 +47,7 @@ beforeAll(async () => {
   apps.push(balance, count);
   const [balanceUrl, countUrl] = await Promise.all([listenOnFreePort(balance), listenOnFreePort(count)]);
   Object.assign(workerUrls, { balance: balanceUrl, count: countUrl });
-  worker = createWorker({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, ...RETRY });
+  worker = createWorker(withWorkerDefaults({ ...tables, dynamo, balanceUrl, countUrl, serviceToken: 't', pollMs: 60_000, stepTimeoutMs: 300, ...RETRY }));
   worker.start();
 });
 
@@ -137,7 +138,7 @@ describe('worker retry policy', () => {
     const paramTable = `${prefix}-param-handoff`;
     await ensureTables(dynamo.client, { mainTable: tables.mainTable, paramTable });
     await putStopFlag(dynamo.doc, paramTable, 'false');
-    const handoff = createWorker({
+    const handoff = createWorker(withWorkerDefaults({
       ...tables,
       paramTable,
       dynamo,
@@ -149,7 +150,7 @@ describe('worker retry policy', () => {
       stopFlagTtlMs: 50,
       stepTimeoutMs: 300,
       ...RETRY,
-    });
+    }));
     handoff.start();
     try {
       let cancelWorks = false;

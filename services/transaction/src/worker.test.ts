@@ -10,6 +10,7 @@ import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
 import { accountLockKey, createSagaStore } from './store/saga-store.ts';
 import { periodOf } from './saga/period.ts';
+import { withApiDefaults, withWorkerDefaults } from './config.ts';
 
 const SERVICE_TOKEN = 'worker-test-token';
 const prefix = freshTablePrefix('tx-worker');
@@ -29,7 +30,7 @@ async function listen(app: App): Promise<string> {
 }
 
 async function startWorker(extra: Partial<Parameters<typeof buildWorkerApp>[0]> = {}): Promise<{ url: string; worker: Worker; app: App }> {
-  const { app, worker } = buildWorkerApp({
+  const { app, worker } = buildWorkerApp(withWorkerDefaults({
     ...tables,
     dynamo,
     balanceUrl,
@@ -38,7 +39,7 @@ async function startWorker(extra: Partial<Parameters<typeof buildWorkerApp>[0]> 
     logger: false,
     stopFlagTtlMs: 100,
     ...extra,
-  });
+  }));
   return { url: await listen(app), worker, app };
 }
 
@@ -99,7 +100,7 @@ describe('saga worker with the real balance and count services', () => {
     worker = started.worker;
     workerApp = started.app;
     workerUrl = started.url;
-    api = buildTransactionApi({ ...tables, dynamo, workerUrl: started.url, serviceToken: SERVICE_TOKEN, logger: false });
+    api = buildTransactionApi(withApiDefaults({ ...tables, dynamo, workerUrl: started.url, serviceToken: SERVICE_TOKEN, logger: false }));
     apps.push(api);
     await api.ready();
   });
@@ -145,7 +146,7 @@ describe('saga worker with the real balance and count services', () => {
 
   it("tells the API a saga's end in its reply to the nudge, so a held poll answers without reading the table", async () => {
     // Pending statuses stay fresh for a minute: only the nudge's reply can reveal the end.
-    const board = buildTransactionApi({ ...tables, dynamo, workerUrl: workerUrl, serviceToken: SERVICE_TOKEN, statusFreshMs: 60_000, statusHoldMs: 5_000, logger: false });
+    const board = buildTransactionApi(withApiDefaults({ ...tables, dynamo, workerUrl: workerUrl, serviceToken: SERVICE_TOKEN, statusFreshMs: 60_000, statusHoldMs: 5_000, logger: false }));
     apps.push(board);
     const id = await start(board, 'deposit', 'w-reply', 40);
     const poll = await board.inject({ method: 'GET', url: `/transaction/${id}`, headers: { x_account_id: 'w-reply' } });
@@ -270,7 +271,7 @@ describe('a compensation meeting a permanent refusal', () => {
     // This worker's token is not the one balance and count accept: every step answers 403.
     const rotated = 'rotated-token';
     const { worker, url } = await startWorker({ ...stuckTables, serviceToken: rotated, pollMs: 60_000, compensationRetryBudgetMs: 800, retryBaseDelayMs: 20, compensationRetryMaxDelayMs: 100 });
-    const api = buildTransactionApi({ ...stuckTables, dynamo, workerUrl: url, serviceToken: rotated, logger: false });
+    const api = buildTransactionApi(withApiDefaults({ ...stuckTables, dynamo, workerUrl: url, serviceToken: rotated, logger: false }));
     apps.push(api);
     const account = 'w-stuck';
     const id = await start(api, 'deposit', account, 250);
@@ -327,7 +328,7 @@ describe('two workers on one table', () => {
       startWorker({ ...twinTables, pollMs: 20, workerId: 'twin-b' }),
     ]);
     // No nudges: both workers find every saga through the pending index at the same time.
-    const api = buildTransactionApi({ ...twinTables, dynamo, logger: false });
+    const api = buildTransactionApi(withApiDefaults({ ...twinTables, dynamo, logger: false }));
     apps.push(api);
     const accounts = Array.from({ length: 20 }, (_, i) => `twin-${i}`);
     const plan: Array<['deposit' | 'withdraw', number]> = [

@@ -111,10 +111,10 @@ describe('stepRequest', () => {
 
   it.each([
     ['deposit_balance', 'balance', '/balance/deposit', { quantity: 1500, transactionId: saga.transactionId }],
-    ['deposit_balance_comp', 'balance', '/balance/cancel_deposit', { quantity: 1500, transactionId: saga.transactionId }],
+    ['deposit_balance_comp', 'balance', '/balance/cancel_deposit', { transactionId: saga.transactionId }],
     ['withdraw_count', 'count', '/count/withdraw', { period: '2026-11', transactionId: saga.transactionId }],
     ['withdraw_balance', 'balance', '/balance/withdraw', { quantity: 1500, transactionId: saga.transactionId, withdrawalCount: 4 }],
-    ['withdraw_balance_comp', 'balance', '/balance/cancel_withdraw', { quantity: 1500, transactionId: saga.transactionId }],
+    ['withdraw_balance_comp', 'balance', '/balance/cancel_withdraw', { transactionId: saga.transactionId }],
     ['withdraw_count_comp', 'count', '/count/cancel_withdraw', { period: '2026-11', transactionId: saga.transactionId }],
   ] as const)('%s calls %s %s', (step, service, path, body) => {
     expect(stepRequest(step, saga)).toEqual({ service, path, body });

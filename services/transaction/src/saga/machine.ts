@@ -4,7 +4,8 @@
  * calls and the store records the progress.
  */
 
-export type SagaKind = 'deposit' | 'withdraw';
+export const SAGA_KINDS = ['deposit', 'withdraw'] as const;
+export type SagaKind = (typeof SAGA_KINDS)[number];
 
 export const FORWARD_STEPS = ['deposit_balance', 'withdraw_count', 'withdraw_balance'] as const;
 export const COMPENSATION_STEPS = ['deposit_balance_comp', 'withdraw_balance_comp', 'withdraw_count_comp'] as const;
@@ -14,9 +15,11 @@ export type ForwardStep = (typeof FORWARD_STEPS)[number];
 export type CompensationStep = (typeof COMPENSATION_STEPS)[number];
 export type SagaStep = ForwardStep | CompensationStep;
 
-export const SAGA_STATUSES = ['status#pending', 'status#success', 'status#success_rollback'] as const;
+/** The status a client sees for a saga that has not finished. */
+export const PENDING = 'status#pending';
+export const SAGA_STATUSES = [PENDING, 'status#success', 'status#success_rollback'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
-export type FinalStatus = Exclude<SagaStatus, 'status#pending'>;
+export type FinalStatus = Exclude<SagaStatus, typeof PENDING>;
 
 /**
  * What happened to one step. `failed` is a business failure (a 4xx) or, for a compensation,
@@ -111,7 +114,7 @@ export function stepRequest(step: SagaStep, saga: StepContext): StepRequest {
     case 'deposit_balance':
       return { service: 'balance', path: '/balance/deposit', body: { quantity, transactionId } };
     case 'deposit_balance_comp':
-      return { service: 'balance', path: '/balance/cancel_deposit', body: { quantity, transactionId } };
+      return { service: 'balance', path: '/balance/cancel_deposit', body: { transactionId } };
     case 'withdraw_count':
       return { service: 'count', path: '/count/withdraw', body: { period, transactionId } };
     case 'withdraw_balance':
@@ -120,11 +123,8 @@ export function stepRequest(step: SagaStep, saga: StepContext): StepRequest {
       }
       return { service: 'balance', path: '/balance/withdraw', body: { quantity, transactionId, withdrawalCount: saga.withdrawalCount } };
     case 'withdraw_balance_comp':
-      return { service: 'balance', path: '/balance/cancel_withdraw', body: { quantity, transactionId } };
+      return { service: 'balance', path: '/balance/cancel_withdraw', body: { transactionId } };
     case 'withdraw_count_comp':
       return { service: 'count', path: '/count/cancel_withdraw', body: { period, transactionId } };
   }
 }
-
-/** The status a client sees for a saga that has not finished. */
-export const PENDING: SagaStatus = 'status#pending';

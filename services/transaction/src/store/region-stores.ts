@@ -1,11 +1,11 @@
 import type { DynamoSettings } from '../config.ts';
-import { createStopFlagCache, DEFAULT_STOP_FLAG_TTL_MS } from '../stop-flag.ts';
+import { createStopFlagCache } from '../stop-flag.ts';
 import { createDynamoClients, type DynamoClients } from './dynamo.ts';
 import { createSagaStore, type SagaStoreOptions } from './saga-store.ts';
 import { getStopFlag } from './tables.ts';
 
 export interface RegionStoresOptions extends DynamoSettings {
-  stopFlagTtlMs?: number;
+  stopFlagTtlMs: number;
   /** Share clients with the caller (they are then not destroyed on close). */
   dynamo?: DynamoClients;
   onCorruptItem?: SagaStoreOptions['onCorruptItem'];
@@ -21,7 +21,7 @@ export function openRegionStores(options: RegionStoresOptions) {
     store: createSagaStore({ doc: dynamo.doc, mainTable: options.mainTable, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) }),
     stopFlag: createStopFlagCache({
       read: () => getStopFlag(dynamo.doc, options.paramTable),
-      ttlMs: options.stopFlagTtlMs ?? DEFAULT_STOP_FLAG_TTL_MS,
+      ttlMs: options.stopFlagTtlMs,
     }),
     close: () => {
       if (!options.dynamo) dynamo.destroy();

@@ -42,6 +42,19 @@ describe('ending a saga', () => {
     expect(await store.getSaga(saga.transactionId)).toMatchObject({ status: 'status#pending', step: 'deposit_balance_comp' });
     expect(await store.finishSaga(compensating, 'owner-1', 'status#success_rollback')).toMatchObject({ status: 'status#success_rollback' });
   });
+
+  it('recognises a write repeated after it landed (an SDK retry) from the item its refusal returns', async () => {
+    const { store, mainTable } = await freshStore();
+    const saga = await newSaga(store, 's-repeat');
+    const claimed = (await store.claimSaga(saga.transactionId, 'owner-1', 10_000))!;
+    const compensating = await store.recordStep(claimed, 'owner-1', 'deposit_balance_comp', 10_000);
+    expect(await store.recordStep(claimed, 'owner-1', 'deposit_balance_comp', 10_000)).toMatchObject({ step: 'deposit_balance_comp', leaseOwner: 'owner-1' });
+    await expect(store.recordStep(claimed, 'owner-2', 'deposit_balance_comp', 10_000)).rejects.toBeInstanceOf(LeaseLostError);
+    await store.finishSaga(compensating, 'owner-1', 'status#success_rollback');
+    expect(await store.finishSaga(compensating, 'owner-1', 'status#success_rollback')).toMatchObject({ status: 'status#success_rollback', step: 'deposit_balance_comp' });
+    await expect(store.finishSaga(compensating, 'owner-1', 'status#success')).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await lockOf(mainTable, 's-repeat')).toBeUndefined();
+  });
 });
 
 describe('the pending index', () => {

@@ -1,44 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
   type TransactWriteCommandInput,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { firstStep, isSagaStep, type FinalStatus, type SagaKind, type SagaStatus, type SagaStep } from '../saga/machine.ts';
+import { firstStep, PENDING, type FinalStatus, type SagaKind, type SagaStep } from '../saga/machine.ts';
 import { periodOf } from '../saga/period.ts';
-import { PENDING_INDEX } from './tables.ts';
+import { CorruptSagaError, toSagaRecord, type SagaRecord } from '../saga/record.ts';
+import { ConditionFailedError, isTransactionConflict, sendConditional, unlessConditionFails } from './conditional-write.ts';
+import { createPendingIndex } from './pending-index.ts';
+import { PENDING_PK, STUCK_PK } from './tables.ts';
 
-/** One saga as the store keeps it. */
-export interface SagaRecord {
-  transactionId: string;
-  accountId: string;
-  kind: SagaKind;
-  quantity: number;
-  /** Fee period (month in Asia/Tokyo) fixed when the saga was created. */
-  period: string;
-  status: SagaStatus;
-  /** The step to run next (or running now); for a finished saga, the last one run. */
-  step: SagaStep;
-  withdrawalCount?: number;
-  /** How many leases have been granted on this saga (a hand-over at creation, then claims). */
-  attempts: number;
-  leaseOwner?: string;
-  /** Epoch milliseconds after which another worker may claim the saga. */
-  leaseUntil?: number;
-  /**
-   * Set when a compensation exhausted its budget: the saga stays pending (and keeps the
-   * account lock) until an operator resumes it; `lastError` is the last failure seen.
-   */
-  stuckSince?: string;
-  lastError?: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export { CorruptSagaError, toSagaRecord, type SagaRecord };
 
 export interface NewSaga {
   transactionId: string;
@@ -75,10 +50,6 @@ export const IDEMPOTENCY_KEY_TTL_SECONDS = 7 * 24 * 3600;
 
 const SAGA_SK = 'saga';
 const LOCK_SK = 'lock';
-const PENDING_PK = 'pending';
-/** Stuck sagas move from the pending index's partition to this one: no worker claims them. */
-const STUCK_PK = 'stuck';
-const TRANSACTION_CONFLICT_RETRIES = 4;
 
 export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
 export const accountLockKey = (accountId: string) => ({ PK: `account#${accountId}`, SK: LOCK_SK });
@@ -104,6 +75,17 @@ export function createSagaStore(options: SagaStoreOptions) {
   const { doc, mainTable: TableName } = options;
   const now = options.now ?? (() => new Date());
 
+  /** A conditional update of one item; a refusal comes back as ConditionFailedError with the item as it stood. */
+  const update = (input: Omit<UpdateCommandInput, 'TableName'>) =>
+    sendConditional(() => doc.send(new UpdateCommand({ TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input })));
+
+  /** The condition every write by a lease holder carries: the saga is pending and leased to `owner` (at `step`, if given). */
+  const heldBy = (owner: string, step?: SagaStep) => ({
+    ConditionExpression: `#status = :pending AND leaseOwner = :me${step === undefined ? '' : ' AND #step = :step'}`,
+    ExpressionAttributeNames: { '#status': 'status', ...(step === undefined ? {} : { '#step': 'step' }) },
+    ExpressionAttributeValues: { ':pending': PENDING, ':me': owner, ...(step === undefined ? {} : { ':step': step }) },
+  });
+
   async function createSaga(input: NewSaga): Promise<CreateSagaResult> {
     const createdAt = now();
     const at = createdAt.toISOString();
@@ -113,7 +95,7 @@ export function createSagaStore(options: SagaStoreOptions) {
       kind: input.kind,
       quantity: input.quantity,
       period: periodOf(createdAt),
-      status: 'status#pending',
+      status: PENDING,
       step: firstStep(input.kind),
       attempts: input.handOverLease ? 1 : 0,
       ...(input.handOverLease
@@ -158,36 +140,20 @@ export function createSagaStore(options: SagaStoreOptions) {
       },
     });
 
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return { outcome: 'created', saga };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        const idempotency = reasons[idempotencyIndex];
-        if (idempotencyIndex >= 0 && idempotency?.Code === 'ConditionalCheckFailed') {
-          const previous = idempotency.Item?.transactionId ? unmarshall(idempotency.Item) : await getIdempotencyRecord(input.accountId, input.idempotencyKey!);
-          if (previous) {
-            const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
-            return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
-          }
-        }
-        if (reasons[lockIndex]?.Code === 'ConditionalCheckFailed') return { outcome: 'account_busy' };
-        if (hasTransactionConflict(reasons) && attempt < TRANSACTION_CONFLICT_RETRIES) {
-          await sleep(5 * attempt + Math.random() * 10);
-          continue;
-        }
-        // A request for the same account is being written right now.
-        if (hasTransactionConflict(reasons)) return { outcome: 'account_busy' };
-        throw error;
+    try {
+      await sendConditional(() => doc.send(new TransactWriteCommand({ TransactItems: items })));
+      return { outcome: 'created', saga };
+    } catch (error) {
+      const previous = error instanceof ConditionFailedError && idempotencyIndex >= 0 ? error.itemAt(idempotencyIndex) : undefined;
+      if (previous) {
+        const sameRequest = previous.kind === input.kind && previous.quantity === input.quantity;
+        return { outcome: sameRequest ? 'replayed' : 'idempotency_mismatch', transactionId: String(previous.transactionId) };
       }
+      if (error instanceof ConditionFailedError && error.failedAt(lockIndex)) return { outcome: 'account_busy' };
+      // A request for the same account is being written right now.
+      if (isTransactionConflict(error)) return { outcome: 'account_busy' };
+      throw error;
     }
-  }
-
-  async function getIdempotencyRecord(accountId: string, key: string) {
-    const { Item } = await doc.send(new GetCommand({ TableName, Key: idempotencyKeyItemKey(accountId, key), ConsistentRead: true }));
-    return Item ?? null;
   }
 
   async function getSaga(transactionId: string): Promise<SagaRecord | null> {
@@ -201,45 +167,29 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function claimSaga(transactionId: string, owner: string, leaseMs: number): Promise<SagaRecord | null> {
     const at = now().getTime();
-    try {
-      const { Attributes } = await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
-          ConditionExpression:
-            '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': 'status#pending' },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes ? toSagaRecord(Attributes) : null;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return null;
-      throw error;
-    }
+    const claimed = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one',
+      ConditionExpression:
+        '#status = :pending AND attribute_not_exists(stuckSince) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :me)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':me': owner, ':until': at + leaseMs, ':now': at, ':zero': 0, ':one': 1, ':pending': PENDING },
+      ReturnValues: 'ALL_NEW',
+    }).then(({ Attributes }) => (Attributes ? toSagaRecord(Attributes) : null));
+    return unlessConditionFails(claimed, () => null);
   }
 
   /** Extends the lease of a saga this worker holds. */
   async function renewLease(saga: SagaRecord, owner: string, leaseMs: number): Promise<SagaRecord> {
     const leaseUntil = now().getTime() + leaseMs;
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: 'SET leaseUntil = :until',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':me': owner, ':until': leaseUntil, ':pending': 'status#pending' },
-        }),
-      );
-      return { ...saga, leaseUntil };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease renewal refused');
-      throw error;
-    }
+    const lease = heldBy(owner);
+    await unlessConditionFails(
+      update({ Key: sagaKey(saga.transactionId), UpdateExpression: 'SET leaseUntil = :until', ...lease, ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':until': leaseUntil } }),
+      () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease renewal refused');
+      },
+    );
+    return { ...saga, leaseUntil };
   }
 
   /**
@@ -250,40 +200,22 @@ export function createSagaStore(options: SagaStoreOptions) {
     const moment = now();
     const updatedAt = moment.toISOString();
     const leaseUntil = moment.getTime() + leaseMs;
-    const values: Record<string, unknown> = {
-      ':me': owner,
-      ':from': saga.step,
-      ':to': to,
-      ':updatedAt': updatedAt,
-      ':until': leaseUntil,
-      ':pending': 'status#pending',
-    };
-    let update = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
+    const lease = heldBy(owner, saga.step);
+    const values: Record<string, unknown> = { ...lease.ExpressionAttributeValues, ':to': to, ':updatedAt': updatedAt, ':until': leaseUntil };
+    let updateExpression = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
     if (withdrawalCount !== undefined) {
-      update += ', withdrawalCount = :count';
+      updateExpression += ', withdrawalCount = :count';
       values[':count'] = withdrawalCount;
     }
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: update,
-          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :from',
-          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // An SDK retry of a write that did land looks like this too: check before giving up.
-      const current = await getSaga(saga.transactionId);
-      if (!(current && current.status === 'status#pending' && current.leaseOwner === owner && current.step === to)) {
-        throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
-      }
-      return current;
-    }
-    return { ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) };
+    const recorded = update({ Key: sagaKey(saga.transactionId), UpdateExpression: updateExpression, ...lease, ExpressionAttributeValues: values }).then(
+      (): SagaRecord => ({ ...saga, step: to, updatedAt, leaseUntil, ...(withdrawalCount !== undefined ? { withdrawalCount } : {}) }),
+    );
+    return unlessConditionFails(recorded, (item) => {
+      // An SDK retry of a write that did land looks like this too: the item found tells.
+      const current = item && toSagaRecord(item);
+      if (current && current.status === PENDING && current.leaseOwner === owner && current.step === to) return current;
+      throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
+    });
   }
 
   /**
@@ -294,13 +226,14 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus): Promise<SagaRecord> {
     const updatedAt = now().toISOString();
+    const lease = heldBy(owner, saga.step);
     const endSaga = {
       TableName,
       Key: sagaKey(saga.transactionId),
       UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
-      ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
-      ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-      ExpressionAttributeValues: { ':final': status, ':updatedAt': updatedAt, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
+      ...lease,
+      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':final': status, ':updatedAt': updatedAt },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
     const releaseAccountLock = {
       TableName,
@@ -308,36 +241,22 @@ export function createSagaStore(options: SagaStoreOptions) {
       ConditionExpression: 'transactionId = :tx',
       ExpressionAttributeValues: { ':tx': saga.transactionId },
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: [{ Update: endSaga }, { Delete: releaseAccountLock }] }));
-        return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const [sagaReason, lockReason] = error.CancellationReasons ?? [];
-        if (sagaReason?.Code === 'ConditionalCheckFailed') {
-          const current = await getSaga(saga.transactionId);
-          if (current?.status === status && current.step === saga.step) return current; // our earlier attempt landed
-          throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${current?.status ?? 'unknown'}`);
-        }
-        if (lockReason?.Code === 'ConditionalCheckFailed') {
-          // The lock is gone or names another saga: end this saga without touching the lock.
-          try {
-            await doc.send(new UpdateCommand(endSaga));
-          } catch (plainError) {
-            if (plainError instanceof ConditionalCheckFailedException) {
-              throw new LeaseLostError(saga.transactionId, owner, 'lease lost while ending the saga');
-            }
-            throw plainError;
-          }
-          return { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
-        }
-        if (hasTransactionConflict(error.CancellationReasons ?? []) && attempt < TRANSACTION_CONFLICT_RETRIES) {
-          await sleep(5 * attempt + Math.random() * 10);
-          continue;
-        }
-        throw error;
+    const finished: SagaRecord = { ...saga, status, updatedAt, leaseOwner: undefined, leaseUntil: undefined };
+    try {
+      await sendConditional(() => doc.send(new TransactWriteCommand({ TransactItems: [{ Update: endSaga }, { Delete: releaseAccountLock }] })));
+      return finished;
+    } catch (error) {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      if (error.failedAt(0)) {
+        const current = error.itemAt(0);
+        if (current?.status === status && current.step === saga.step) return toSagaRecord(current); // our earlier attempt landed
+        throw new LeaseLostError(saga.transactionId, owner, `cannot end saga in status ${String(current?.status ?? 'unknown')}`);
       }
+      // The lock is gone or names another saga: end this saga without touching the lock.
+      await unlessConditionFails(update(endSaga), () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease lost while ending the saga');
+      });
+      return finished;
     }
   }
 
@@ -348,21 +267,18 @@ export function createSagaStore(options: SagaStoreOptions) {
    */
   async function markStuck(saga: SagaRecord, owner: string, lastError: string): Promise<SagaRecord> {
     const stuckSince = now().toISOString();
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(saga.transactionId),
-          UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me AND #step = :step',
-          ExpressionAttributeNames: { '#status': 'status', '#step': 'step' },
-          ExpressionAttributeValues: { ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK, ':pending': 'status#pending', ':me': owner, ':step': saga.step },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new LeaseLostError(saga.transactionId, owner, 'lease lost while marking the saga stuck');
-      throw error;
-    }
+    const lease = heldBy(owner, saga.step);
+    await unlessConditionFails(
+      update({
+        Key: sagaKey(saga.transactionId),
+        UpdateExpression: 'SET stuckSince = :since, lastError = :error, updatedAt = :since, GSI1PK = :stuck, GSI1SK = :since REMOVE leaseOwner, leaseUntil',
+        ...lease,
+        ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':since': stuckSince, ':error': lastError, ':stuck': STUCK_PK },
+      }),
+      () => {
+        throw new LeaseLostError(saga.transactionId, owner, 'lease lost while marking the saga stuck');
+      },
+    );
     const { leaseOwner: _owner, leaseUntil: _until, ...rest } = saga;
     return { ...rest, stuckSince, lastError, updatedAt: stuckSince };
   }
@@ -372,132 +288,26 @@ export function createSagaStore(options: SagaStoreOptions) {
    * next recovery poll resumes it at its recorded compensation, with a fresh budget.
    */
   async function resumeStuckSaga(transactionId: string): Promise<boolean> {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
-          ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': 'status#pending' },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /** Stuck sagas, longest stuck first (a malformed item is reported and skipped). */
-  async function listStuckSagas(limit = 1000): Promise<SagaRecord[]> {
-    const found: SagaRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :stuck',
-          ExpressionAttributeValues: { ':stuck': STUCK_PK },
-          ScanIndexForward: true,
-          Limit: Math.min(limit - found.length, 1000),
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of reply.Items ?? []) {
-        const saga = readItem(item);
-        if (saga) found.push(saga);
-      }
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-    } while (ExclusiveStartKey && found.length < limit);
-    return found;
-  }
-
-  /** How many sagas are stuck now: the figure an alarm watches (0 in a healthy system). */
-  async function countStuckSagas(): Promise<number> {
-    let total = 0;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :stuck',
-          ExpressionAttributeValues: { ':stuck': STUCK_PK },
-          Select: 'COUNT',
-          ExclusiveStartKey,
-        }),
-      );
-      total += reply.Count ?? 0;
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return total;
-  }
-
-  /** An index item as a saga, or undefined (reported) when it is malformed. */
-  function readItem(item: Record<string, unknown>): SagaRecord | undefined {
-    try {
-      return toSagaRecord(item);
-    } catch (error) {
-      if (!(error instanceof CorruptSagaError)) throw error;
-      options.onCorruptItem?.(error);
-      return undefined;
-    }
+    const resumed = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET GSI1PK = :pending_pk, GSI1SK = createdAt REMOVE stuckSince, lastError',
+      ConditionExpression: '#status = :pending AND attribute_exists(stuckSince)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':pending_pk': PENDING_PK, ':pending': PENDING },
+    }).then(() => true);
+    return unlessConditionFails(resumed, () => false);
   }
 
   /** Gives the lease back (graceful shutdown) so another worker may resume at once. */
   async function releaseLease(transactionId: string, owner: string): Promise<boolean> {
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName,
-          Key: sagaKey(transactionId),
-          UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
-          ConditionExpression: '#status = :pending AND leaseOwner = :me',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':zero': 0, ':me': owner, ':pending': 'status#pending' },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  /**
-   * Pending sagas, oldest first, that `owner` may claim now: lease free, expired or its own.
-   * Reads the sparse pending index (eventually consistent; the claim re-checks).
-   */
-  async function listClaimableSagas(owner: string, limit: number, maxPages = 5): Promise<SagaRecord[]> {
-    const at = now().getTime();
-    const found: SagaRecord[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    for (let page = 0; page < maxPages && found.length < limit; page++) {
-      const reply = await doc.send(
-        new QueryCommand({
-          TableName,
-          IndexName: PENDING_INDEX,
-          KeyConditionExpression: 'GSI1PK = :pending',
-          ExpressionAttributeValues: { ':pending': PENDING_PK },
-          ScanIndexForward: true,
-          Limit: Math.max(limit * 4, 25),
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of reply.Items ?? []) {
-        // One malformed item must not stop the recovery of every other saga.
-        const saga = readItem(item);
-        if (!saga || saga.status !== 'status#pending' || saga.stuckSince !== undefined) continue;
-        if (saga.leaseUntil === undefined || saga.leaseUntil < at || saga.leaseOwner === owner) found.push(saga);
-        if (found.length >= limit) break;
-      }
-      ExclusiveStartKey = reply.LastEvaluatedKey;
-      if (!ExclusiveStartKey) break;
-    }
-    return found;
+    const lease = heldBy(owner);
+    const released = update({
+      Key: sagaKey(transactionId),
+      UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
+      ...lease,
+      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':zero': 0 },
+    }).then(() => true);
+    return unlessConditionFails(released, () => false);
   }
 
   return {
@@ -510,54 +320,6 @@ export function createSagaStore(options: SagaStoreOptions) {
     markStuck,
     resumeStuckSaga,
     releaseLease,
-    listClaimableSagas,
-    listStuckSagas,
-    countStuckSagas,
+    ...createPendingIndex({ doc, mainTable: TableName, now, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) }),
   };
-}
-
-export class CorruptSagaError extends Error {
-  override name = 'CorruptSagaError';
-  constructor(readonly key: string, message: string) {
-    super(message);
-  }
-}
-
-/** Checks an item read from the table and turns it into a SagaRecord. */
-export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
-  const { transactionId, accountId, kind, quantity, period, status, step, withdrawalCount, attempts, leaseOwner, leaseUntil, stuckSince, lastError, createdAt, updatedAt } = item;
-  if (
-    typeof transactionId !== 'string' ||
-    typeof accountId !== 'string' ||
-    (kind !== 'deposit' && kind !== 'withdraw') ||
-    typeof quantity !== 'number' ||
-    typeof period !== 'string' ||
-    (status !== 'status#pending' && status !== 'status#success' && status !== 'status#success_rollback') ||
-    !isSagaStep(step) ||
-    typeof createdAt !== 'string' ||
-    typeof updatedAt !== 'string'
-  ) {
-    throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
-  }
-  return {
-    transactionId,
-    accountId,
-    kind,
-    quantity,
-    period,
-    status,
-    step,
-    ...(typeof withdrawalCount === 'number' ? { withdrawalCount } : {}),
-    attempts: typeof attempts === 'number' ? attempts : 0,
-    ...(typeof leaseOwner === 'string' ? { leaseOwner } : {}),
-    ...(typeof leaseUntil === 'number' ? { leaseUntil } : {}),
-    ...(typeof stuckSince === 'string' ? { stuckSince } : {}),
-    ...(typeof lastError === 'string' ? { lastError } : {}),
-    createdAt,
-    updatedAt,
-  };
-}
-
-function hasTransactionConflict(reasons: CancellationReason[]): boolean {
-  return reasons.some((reason) => reason.Code === 'TransactionConflict');
 }

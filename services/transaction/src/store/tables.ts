@@ -1,12 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  ResourceInUseException,
-  ResourceNotFoundException,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, ResourceInUseException, waitUntilTableExists, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export const DEFAULT_REGION = 'ap-northeast-1';
@@ -17,6 +9,10 @@ export const defaultParamTable = (region: string) => `corebank-param-${region}`;
 
 /** Sparse index of pending sagas, polled by the worker to recover abandoned ones. */
 export const PENDING_INDEX = 'GSI1';
+/** The index's partition of pending sagas (GSI1PK), which workers poll. */
+export const PENDING_PK = 'pending';
+/** Stuck sagas move from the pending partition to this one: no worker claims them. */
+export const STUCK_PK = 'stuck';
 
 export const STOP_FLAG_KEY = 'stopFlag';
 export type StopFlagValue = 'true' | 'false';
@@ -78,18 +74,8 @@ async function ensureTable(client: DynamoDBClient, definition: CreateTableComman
     // Already there, or another process created it a moment ago.
     if (!(error instanceof ResourceInUseException)) throw error;
   }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
-      const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
-      if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
-    } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) throw error;
-    }
-    if (Date.now() > deadline) throw new Error(`table ${name} did not become ACTIVE within 60 s`);
-    await sleep(200);
-  }
+  // Indexes given to CreateTable are built while the table is CREATING: ACTIVE covers them.
+  await waitUntilTableExists({ client, minDelay: 1, maxDelay: 5, maxWaitTime: 60 }, { TableName: name });
 }
 
 /** Writes the region's stopFlag exactly as the seed's `aws dynamodb put-item` does: a string. */
