@@ -17,9 +17,10 @@ await runEntryPoint('endpoints', async () => {
   const targets = watchTargets({ url: config.supervisorUrl, intervalMs: POLL_INTERVAL_MS });
   const routing = watchRoutingControls({ url: config.routingControlsUrl, regionOrder: config.regionOrder, intervalMs: POLL_INTERVAL_MS });
   const pick = targets.pick;
+  const informed = () => Object.keys(targets.current()).length > 0 && Object.keys(routing.states()).length > 0;
   const apps = [
-    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regionOf: () => region, pick }) })),
-    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regionOf: routing.activeRegion, pick }) },
+    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regionOf: () => region, pick, informed }) })),
+    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regionOf: routing.activeRegion, pick, informed }) },
   ];
   await Promise.all(apps.map(({ app, port }) => app.listen({ port, host: envString('HOST', '127.0.0.1') })));
 

@@ -83,6 +83,8 @@ export function buildEndpoint(options: {
   regionOf: () => string | undefined;
   /** A healthy instance of the service in the region (round robin), or undefined if none is in rotation. */
   pick: (region: string, service: 'balance' | 'count' | 'transaction') => string | undefined;
+  /** Whether it has heard from the routing controls and the supervisor yet: GET /health fails until then. */
+  informed?: () => boolean;
   upstreamTimeoutMs?: number;
 }): App {
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS;
@@ -93,6 +95,7 @@ export function buildEndpoint(options: {
     logger: false,
     clientTimeouts: CLIENT_TIMEOUTS,
     health: async () => {
+      if (options.informed && !options.informed()) throw new Error('no answer from the routing controls or the supervisor yet');
       const region = options.regionOf();
       if (region === undefined) return;
       const missing = ROUTED_PREFIXES.map(serviceOfPrefix).filter((service) => options.pick(region, service) === undefined);
