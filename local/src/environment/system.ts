@@ -185,7 +185,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(options.onSupervisorEvent ? { onEvent: options.onSupervisorEvent } : {}),
     });
     cleanups.push(() => supervisor.stop());
-    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control });
+    // Quiet: it runs in the `corebank start` process, whose console is the operator's.
+    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
     cleanups.push(() => controlPlane.close());
 
