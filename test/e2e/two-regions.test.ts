@@ -24,7 +24,7 @@ const status = async () => JSON.parse(await corebank('status', '--json')) as Sys
 
 beforeAll(async () => {
   // Short leases, so that sagas a killed worker held are taken over within seconds.
-  system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200', WORKER_LEASE_MS: '6000', STOP_FLAG_TTL_MS: '1000' }, tmpPrefix: 'corebank-two-regions-' });
+  system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200', WORKER_LEASE_MS: '9000', STOP_FLAG_TTL_MS: '1000' }, tmpPrefix: 'corebank-two-regions-' });
   globalApi = apiClient(system.globalEndpoint);
   tokyo = apiClient(system.regions[0]!.endpoint);
   osaka = apiClient(system.regions[1]!.endpoint);
@@ -33,7 +33,7 @@ afterAll(() => system?.stop(), 60_000);
 
 const regionOf = (name: string) => system.regions.find((region) => region.spec.name === name)!;
 
-/** Deposits through the globalApi endpoint, retrying what the client would retry (a 5xx from the edge, a 429), same Idempotency-Key. */
+/** Deposits through the global endpoint, retrying what the client would retry (a 5xx from the edge, a 429), same Idempotency-Key. */
 async function depositWithRetry(account: string, quantity: number): Promise<string> {
   const key = randomUUID();
   let transactionId = '';
@@ -59,7 +59,7 @@ async function killAndAwaitReturn(region: string, service: ServiceName, index = 
 }
 
 describe('both regions as the deployment stands before a failover', () => {
-  it('answers on both regional endpoints; Osaka is closed; a deposit through the globalApi endpoint is readable on Osaka within a second', async () => {
+  it('answers on both regional endpoints; Osaka is closed; a deposit through the global endpoint is readable on Osaka within a second', async () => {
     const account = newAccount();
     expect((await fetch(`${system.regions[0]!.endpoint}/health`)).status).toBe(200);
     expect((await fetch(`${system.regions[1]!.endpoint}/health`)).status).toBe(200);
@@ -185,12 +185,12 @@ describe('the supervisor', () => {
 });
 
 describe('routing controls', () => {
-  it('moves the globalApi endpoint to Osaka and back with `corebank routing set`, and keeps the states across a restart', async () => {
+  it('moves the global endpoint to Osaka and back with `corebank routing set`, and keeps the states across a restart', async () => {
     const account = newAccount();
     await corebank('routing', 'set', TOKYO.name, 'Off');
     expect(await corebank('routing', 'set', OSAKA.name, 'On')).toContain(`${OSAKA.name}: routing control On`);
-    // Osaka is still closed (stopFlag true): the globalApi endpoint now answers with its 503.
-    await waitFor('the globalApi endpoint on Osaka', async () => {
+    // Osaka is still closed (stopFlag true): the global endpoint now answers with its 503.
+    await waitFor('the global endpoint on Osaka', async () => {
       const reply = await globalApi.deposit(account, 10);
       expect(reply.status).toBe(503);
       expect(reply.body.error).toBe('region_closed');
@@ -200,7 +200,7 @@ describe('routing controls', () => {
     await corebank('routing', 'set', OSAKA.name, 'Off');
     await waitFor('no active region', async () => expect((await globalApi.deposit(account, 10)).body.error).toBe('no_active_region'), 5000, 100);
     await corebank('routing', 'set', TOKYO.name, 'On');
-    await waitFor('the globalApi endpoint back on Tokyo', async () => expect((await globalApi.deposit(account, 10)).status).toBe(200), 5000, 100);
+    await waitFor('the global endpoint back on Tokyo', async () => expect((await globalApi.deposit(account, 10)).status).toBe(200), 5000, 100);
 
     // A state set now is what the next start finds.
     await corebank('routing', 'set', OSAKA.name, 'On');
