@@ -43,7 +43,7 @@ async function lockItems(): Promise<number> {
 }
 
 describe('a worker killed with SIGKILL in the middle of sagas', () => {
-  it('finishes every saga exactly once after restart, and the money adds up', async () => {
+  it('finishes every saga exactly once after the supervisor starts it again, and the money adds up', async () => {
     const tokyo = system.regions[0]!;
     const accounts = Array.from({ length: ACCOUNTS }, () => `crash${randomUUID().replaceAll('-', '').slice(0, 12)}`);
     const period = periodOf(new Date());
@@ -62,11 +62,16 @@ describe('a worker killed with SIGKILL in the middle of sagas', () => {
       const steps = await pendingSteps();
       if (!steps.some((step) => step !== 'withdraw_count')) throw new Error(`steps: ${steps.join(',')}`);
     }, 30_000, 20);
-    await tokyo.processes.worker.kill();
+    const killed = tokyo.pidOf('worker')!;
+    process.kill(killed, 'SIGKILL');
     const stranded = await pendingSteps();
     expect(stranded.length).toBeGreaterThan(0);
 
-    await tokyo.restart('worker');
+    // The supervisor starts it again, as ECS would a crashed task.
+    await waitFor('a new worker', async () => {
+      const pid = tokyo.pidOf('worker');
+      if (pid === undefined || pid === killed) throw new Error('not started again yet');
+    }, 10_000, 50);
     const statuses = await Promise.all(accounts.map((account, i) => api.finished(account, withdrawals[i]!.body.transactionId, 90_000)));
 
     for (const [i, account] of accounts.entries()) {

@@ -11,6 +11,12 @@ import { JavaMissingError } from '../environment/dynamodb-local.ts';
 import { embeddedPostgresUrl, PostgresStartError, relocatedDataDirOf } from '../environment/postgres.ts';
 import { DYNAMODB_LOCAL_PORT, EMBEDDED_POSTGRES_PORT, LOCAL_REGIONS, MAIN_TABLE, paramTableOf, regionNamed, TOKYO } from '../environment/regions.ts';
 import { REPO_ROOT } from '../environment/processes.ts';
+import { addressesFileOf, readSystemAddresses, type SystemAddresses } from '../environment/addresses.ts';
+import { getDatabaseStatus } from '../environment/control-plane.ts';
+import { activeRegionOf, getRoutingControls, setRoutingControl } from '../environment/routing-controls.ts';
+import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environment/supervisor-api.ts';
+import type { ServiceStatus } from '../environment/supervisor.ts';
+import { SERVICE_NAMES } from '../environment/system.ts';
 
 /** Embedded defaults, so that the set-up commands reach what `npm start` runs. */
 const localDatabaseUrl = (service: 'balance' | 'count') => externalDatabaseUrl(service) ?? embeddedPostgresUrl(EMBEDDED_POSTGRES_PORT, service);
@@ -34,6 +40,7 @@ export function buildProgram(): Command {
       const running = runningPid(pidFile());
       if (running) fail(`corebank is already running (pid ${running}); stop it first`);
       const started = Date.now();
+      let stopping = false;
       // Ctrl-C while starting aborts the start, which stops whatever has started so far.
       const starting = new AbortController();
       const abortStart = () => {
@@ -46,6 +53,13 @@ export function buildProgram(): Command {
         dataDir: dataDir(),
         ...(options.loadUi ? {} : { loadUiPort: null }),
         progress: (line) => console.log(`  ${line}`),
+        // What ECS would put in the service's events: a crash, and the restart that follows.
+        onSupervisorEvent: (event) => {
+          if (stopping) return;
+          const name = `${event.region}/${event.service}#${event.index}`;
+          if (event.type === 'exited') console.error(`! ${name} exited (${String(event.code)})${event.restartInMs === undefined ? '' : `; starting it again in ${event.restartInMs} ms`}; see ${resolve(dataDir(), 'logs')}`);
+          else if (event.type === 'started' && event.restart) console.error(`  ${name} started again (pid ${event.pid})`);
+        },
         signal: starting.signal,
       }).catch((error: unknown) => {
         if (starting.signal.aborted) {
@@ -59,25 +73,21 @@ export function buildProgram(): Command {
       writeFileSync(pidFile(), String(process.pid));
 
       console.log(`\ncorebank is running (${((Date.now() - started) / 1000).toFixed(1)} s). Data: ${dataDir()}\n`);
-      console.log(`  global endpoint      ${system.globalEndpoint}   (api.example.com)`);
+      console.log(`  global endpoint      ${system.globalEndpoint}   (api.example.com, to the region whose routing control is On)`);
       for (const region of system.regions) {
         console.log(`  ${region.spec.label.padEnd(8)} endpoint    ${region.endpoint}   (api.${region.spec.name}.example.com)`);
       }
       if (system.loadUi) console.log(`  load client UI       ${system.loadUi}`);
-      console.log(`  DynamoDB            ${system.dynamodbEndpoint}`);
-      console.log(`  PostgreSQL          ${system.databaseUrls.balance.replace(/:[^:@/]*@/, ':***@')}`);
-      console.log(`  logs                ${resolve(dataDir(), 'logs')}\n`);
-      console.log('Try:  curl -X POST localhost:8080/transaction/deposit -H "X_ACCOUNT_ID: 1231221" -H "Content-Type: application/json" -d \'{"quantity": 1000}\'');
-      console.log('Press Ctrl-C to stop.\n');
-
+      console.log(`  routing controls     ${system.routingControls}   (corebank routing get|set)`);
+      console.log(`  control plane        ${system.controlPlane}   (corebank status, corebank scale)`);
+      console.log(`  DynamoDB             ${system.dynamodbEndpoint}`);
       for (const region of system.regions) {
-        for (const child of Object.values(region.processes)) {
-          void child.exited.then((code) => {
-            if (!stopping) console.error(`! ${child.name} exited (${code}); see ${resolve(dataDir(), 'logs')}`);
-          });
-        }
+        console.log(`  PostgreSQL ${region.spec.label.padEnd(9)} ${region.databaseUrls.balance.replace(/:[^:@/]*@/, ':***@')}`);
       }
-      let stopping = false;
+      console.log(`  logs                 ${resolve(dataDir(), 'logs')}\n`);
+      console.log('Try:  curl -X POST localhost:8080/transaction/deposit -H "X_ACCOUNT_ID: 1231221" -H "Content-Type: application/json" -d \'{"quantity": 1000}\'');
+      console.log('      npx corebank status');
+      console.log('Press Ctrl-C to stop.\n');
       const shutdown = async () => {
         if (stopping) return;
         stopping = true;
@@ -99,10 +109,11 @@ export function buildProgram(): Command {
       if (running) fail(`corebank is running (pid ${running}); stop it before reset`);
       rmSync(dataDir(), { recursive: true, force: true });
       // As root in a folder the postgres user cannot reach, PostgreSQL's data lived there instead.
-      const relocated = relocatedDataDirOf(resolve(dataDir(), 'postgres'));
-      const hadRelocated = existsSync(relocated);
-      rmSync(relocated, { recursive: true, force: true });
-      console.log(`removed ${dataDir()}${hadRelocated ? ` and ${relocated}` : ''}`);
+      const relocated = ['postgres', ...LOCAL_REGIONS.map((region) => `postgres-${region.name}`)]
+        .map((folder) => relocatedDataDirOf(resolve(dataDir(), folder)))
+        .filter((folder) => existsSync(folder));
+      for (const folder of relocated) rmSync(folder, { recursive: true, force: true });
+      console.log(`removed ${[dataDir(), ...relocated].join(' and ')}`);
     });
 
   program
@@ -196,8 +207,124 @@ export function buildProgram(): Command {
       });
     });
 
+  /** The running system's addresses, or a one-line failure when none runs on the data folder. */
+  const runningSystem = (): SystemAddresses =>
+    readSystemAddresses(dataDir()) ?? fail(`the local system is not running (nothing live wrote ${addressesFileOf(dataDir())}); start it with npm start`);
+
+  const routing = program.command('routing').description('read or change the routing controls (the seed\'s aws route53-recovery-cluster get|update-routing-control-state)');
+  routing
+    .command('get')
+    .description('show every region\'s routing control and the region the global endpoint sends traffic to')
+    .action(async () => {
+      const system = runningSystem();
+      const states = await getRoutingControls(system.routingControls).catch((error: Error) => fail(`routing controls at ${system.routingControls}: ${error.message}`));
+      for (const [region, state] of Object.entries(states)) console.log(`${region}\t${state}`);
+      console.log(`active region: ${activeRegionOf(states, system.regions.map((region) => region.region)) ?? 'none (every control is Off: the global endpoint answers 503)'}`);
+    });
+  routing
+    .command('set')
+    .description('turn a region\'s routing control On or Off; the global endpoint follows within a second')
+    .argument('<region>', 'region, e.g. ap-northeast-3')
+    .argument('<state>', 'On or Off', (value) => {
+      if (value !== 'On' && value !== 'Off') throw new InvalidArgumentError('expected On or Off');
+      return value;
+    })
+    .action(async (region: string, state: 'On' | 'Off') => {
+      const system = runningSystem();
+      const control = await setRoutingControl(system.routingControls, region, state).catch((error: Error) => fail(error.message));
+      console.log(`${control.RoutingControlName}: routing control ${control.RoutingControlState}`);
+    });
+
+  program
+    .command('scale')
+    .description('set the desired count of a service in a region (the seed\'s aws ecs update-service --desired-count); 0 stops it')
+    .argument('<region>', 'region, e.g. ap-northeast-1')
+    .argument('<service>', SERVICE_NAMES.join(', '), (value) => {
+      if (!(SERVICE_NAMES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${SERVICE_NAMES.join(', ')}`);
+      return value;
+    })
+    .argument('<count>', `desired count, 0..${MAX_DESIRED_COUNT}`, (value) => {
+      const count = Number(value);
+      if (!/^\d+$/.test(value) || count > MAX_DESIRED_COUNT) throw new InvalidArgumentError(`expected a whole number from 0 to ${MAX_DESIRED_COUNT}`);
+      return count;
+    })
+    .action(async (region: string, service: string, count: number) => {
+      const system = runningSystem();
+      const status = await scaleService(system.controlPlane, region, service, count).catch((error: Error) => fail(error.message));
+      console.log(`${status.region} ${status.service}: desired ${status.desired}, running ${status.running}, healthy ${status.healthy}`);
+    });
+
+  program
+    .command('status')
+    .description('per region: open or closed (stopFlag), routing control, database role and replication lag, each service\'s desired and running instances')
+    .option('--json', 'print JSON: {activeRegion, regions: [{region, stopFlag, routingControl, database, replicationLagBytes, services}]}')
+    .action(async (options: { json?: boolean }) => {
+      const system = runningSystem();
+      const status = await readSystemStatus(system).catch((error: Error) => fail(`could not read the status: ${error.message}`));
+      if (options.json) return console.log(JSON.stringify(status, null, 2));
+      console.log(`active region: ${status.activeRegion ?? 'none (every routing control is Off)'}   global endpoint ${system.globalEndpoint}`);
+      for (const region of status.regions) {
+        const label = system.regions.find((each) => each.region === region.region)?.label ?? region.region;
+        const lag = region.replicationLagBytes === null ? '' : `, replication lag ${region.replicationLagBytes} bytes`;
+        console.log(`\n${label} (${region.region})  ${region.stopFlag ? 'closed' : 'open'} (stopFlag ${region.stopFlag})  routing control ${region.routingControl}  database ${region.database}${lag}`);
+        console.log('  service       desired  running  healthy  instances');
+        for (const [name, service] of Object.entries(region.services)) {
+          const instances = service.instances.map((instance) => `#${instance.index} :${instance.port} ${instance.state}${instance.restarts ? ` (${instance.restarts} restarts)` : ''}`).join(', ');
+          console.log(`  ${name.padEnd(12)}  ${String(service.desired).padEnd(7)}  ${String(service.running).padEnd(7)}  ${String(service.healthy).padEnd(7)}  ${instances || '-'}`);
+        }
+      }
+    });
+
   registerLoadCommand(program);
   return program;
+}
+
+/** `corebank status --json`: one entry per region, in the routing controls' region order. */
+export interface SystemStatus {
+  activeRegion: string | null;
+  regions: Array<{
+    region: string;
+    stopFlag: boolean;
+    routingControl: 'On' | 'Off';
+    database: 'primary' | 'standby' | 'down';
+    replicationLagBytes: number | null;
+    services: Record<string, Omit<ServiceStatus, 'region' | 'service'>>;
+  }>;
+}
+
+async function readSystemStatus(system: SystemAddresses): Promise<SystemStatus> {
+  const regionNames = system.regions.map((region) => region.region);
+  const [states, services, database, stopFlags] = await Promise.all([
+    getRoutingControls(system.routingControls),
+    getServiceStatus(system.controlPlane),
+    getDatabaseStatus(system.controlPlane).catch(() => undefined),
+    Promise.all(
+      regionNames.map(async (region) => {
+        const { doc, destroy } = createDynamoClients({ region, endpoint: system.dynamodbEndpoint });
+        try {
+          return await getStopFlag(doc, paramTableOf(region));
+        } finally {
+          destroy();
+        }
+      }),
+    ),
+  ]);
+  return {
+    activeRegion: activeRegionOf(states, regionNames) ?? null,
+    regions: regionNames.map((region, i) => {
+      const node = database?.nodes.find((each) => each.name === region);
+      return {
+        region,
+        stopFlag: stopFlags[i] === 'true',
+        routingControl: states[region] ?? 'Off',
+        database: node?.role ?? 'down',
+        replicationLagBytes: node?.lagBytes ?? null,
+        services: Object.fromEntries(
+          services.filter((service) => service.region === region).map(({ region: _region, service, ...counts }) => [service, counts]),
+        ),
+      };
+    }),
+  };
 }
 
 function parameterName(value: string): string {

@@ -2,21 +2,31 @@
  * The endpoints process: every regional endpoint (ALB) and the global endpoint (Route 53)
  * in one process of their own, apart from the services and from whoever generates load.
  * Configured by COREBANK_ENDPOINTS (JSON, see EndpointsConfig), written by the local system.
+ * Its upstreams are the supervisor's healthy targets and the global endpoint's region is the
+ * one whose routing control is On, both polled, so a change reaches it within half a second.
  */
 import { envString, runEntryPoint } from '@corebank/kit';
-import { buildEndpoint, startHealthChecks, type EndpointsConfig } from './endpoints.ts';
+import { buildEndpoint, type EndpointsConfig } from './endpoints.ts';
+import { watchRoutingControls } from './routing-controls.ts';
+import { watchTargets } from './supervisor-api.ts';
+
+const POLL_INTERVAL_MS = 250;
 
 await runEntryPoint('endpoints', async () => {
   const config = JSON.parse(envString('COREBANK_ENDPOINTS')) as EndpointsConfig;
-  const health = startHealthChecks(config.regions);
+  const targets = watchTargets({ url: config.supervisorUrl, intervalMs: POLL_INTERVAL_MS });
+  const routing = watchRoutingControls({ url: config.routingControlsUrl, regionOrder: config.regionOrder, intervalMs: POLL_INTERVAL_MS });
+  const pick = targets.pick;
+  const informed = () => Object.keys(targets.current()).length > 0 && Object.keys(routing.states()).length > 0;
   const apps = [
-    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regions: config.regions, regionOf: () => region, health }) })),
-    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regions: config.regions, regionOf: () => config.global.activeRegion, health }) },
+    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regionOf: () => region, pick, informed }) })),
+    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regionOf: routing.activeRegion, pick, informed }) },
   ];
   await Promise.all(apps.map(({ app, port }) => app.listen({ port, host: envString('HOST', '127.0.0.1') })));
 
   const stop = async () => {
-    health.stop();
+    targets.stop();
+    routing.stop();
     await Promise.all(apps.map(({ app }) => app.close()));
   };
   process.once('SIGTERM', () => void stop());

@@ -1,8 +1,8 @@
 import { METHODS, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type App, createService, waitFor } from '@corebank/kit';
-import { buildEndpoint, CLIENT_TIMEOUTS, ROUTED_PREFIXES, startHealthChecks, withoutHopByHop, type HealthChecks, type RegionUpstreams } from './endpoints.ts';
+import { type App, createService } from '@corebank/kit';
+import { buildEndpoint, CLIENT_TIMEOUTS, ROUTED_PREFIXES, withoutHopByHop } from './endpoints.ts';
 
 /** What reached a stand-in service: the edge's forwarded requests. */
 interface Seen {
@@ -19,7 +19,6 @@ const seen: Seen[] = [];
 const upstreams: App[] = [];
 let endpoint: App;
 let port: number;
-const allHealthy: HealthChecks = { isHealthy: () => true, isReady: () => true, stop: () => {} };
 
 /**
  * A stand-in for a service on the services' own Fastify bootstrap (so it answers with their
@@ -85,8 +84,8 @@ function send(method: string, path: string, headers: Record<string, string> = {}
 }
 
 beforeAll(async () => {
-  const region = Object.fromEntries(await Promise.all(ROUTED_PREFIXES.map(async (prefix) => [prefix, await startUpstream(prefix)]))) as RegionUpstreams;
-  endpoint = buildEndpoint({ name: 'edge-test', regions: { 'ap-northeast-1': region }, regionOf: () => 'ap-northeast-1', health: allHealthy, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
+  const region = Object.fromEntries(await Promise.all(ROUTED_PREFIXES.map(async (prefix) => [prefix.slice(1), await startUpstream(prefix)]))) as Record<string, string>;
+  endpoint = buildEndpoint({ name: 'edge-test', regionOf: () => 'ap-northeast-1', pick: (_region, service) => region[service], upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
   await endpoint.listen({ port: 0, host: '127.0.0.1' });
   port = (endpoint.server.address() as { port: number }).port;
 });
@@ -240,30 +239,30 @@ describe('an edge, not a pipe', () => {
   }, 15_000);
 });
 
-describe('health checks', () => {
-  it('take a service out after two failed checks in a row, and back on its first pass; ready means every service passed', async () => {
-    let failing = false;
-    const service = createService({
-      name: 'flaky',
-      logger: false,
-      health: async () => {
-        if (failing) throw new Error('down');
-      },
-    });
-    await service.listen({ port: 0, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${(service.server.address() as { port: number }).port}`;
-    const health = startHealthChecks({ tokyo: { '/balance': url, '/count': url, '/transaction': url } });
+describe('upstreams from the supervisor and the routing controls', () => {
+  it('answers 503 no_healthy_upstream with no target in rotation, 503 no_active_region with every control Off, and GET /health only when every service has a target', async () => {
+    const upstream = await startUpstream('/balance');
+    let targets: Record<string, string | undefined> = { balance: upstream };
+    let region: string | undefined = 'ap-northeast-3';
+    const edge = buildEndpoint({ name: 'routing-test', regionOf: () => region, pick: (named, service) => (named === 'ap-northeast-3' ? targets[service] : undefined) });
+    await edge.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
+    const get = async (path: string) => {
+      const response = await fetch(`${base}${path}`, { headers: { X_ACCOUNT_ID: 'routing' } });
+      return { status: response.status, body: (await response.json()) as { error?: string; service?: string } };
+    };
     try {
-      await waitFor('ready', async () => expect(health.isReady('tokyo')).toBe(true), 10_000, 50);
-      failing = true;
-      await waitFor('one failed check', async () => expect(health.isReady('tokyo')).toBe(false), 10_000, 50);
-      expect(health.isHealthy('tokyo', '/balance')).toBe(true);
-      await waitFor('two failed checks', async () => expect(health.isHealthy('tokyo', '/balance')).toBe(false), 10_000, 50);
-      failing = false;
-      await waitFor('a passing check', async () => expect(health.isHealthy('tokyo', '/balance') && health.isReady('tokyo')).toBe(true), 10_000, 50);
+      expect(await get('/balance')).toEqual({ status: 200, body: { service: '/balance' } });
+      expect((await get('/count/routing/2026-11')).body.error).toBe('no_healthy_upstream');
+      expect((await get('/health')).status).toBe(503);
+      targets = { balance: upstream, count: upstream, transaction: upstream };
+      expect((await get('/health')).status).toBe(200);
+      targets = {};
+      expect(await get('/balance')).toMatchObject({ status: 503, body: { error: 'no_healthy_upstream' } });
+      region = undefined;
+      expect(await get('/balance')).toMatchObject({ status: 503, body: { error: 'no_active_region' } });
     } finally {
-      health.stop();
-      await service.close();
+      await edge.close();
     }
-  }, 30_000);
+  });
 });

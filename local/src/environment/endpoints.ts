@@ -7,9 +7,6 @@ import { createService, SERVICE_TOKEN_HEADER, serviceUnavailable, type App } fro
 export const ROUTED_PREFIXES = ['/balance', '/count', '/transaction'] as const;
 export type RoutedPrefix = (typeof ROUTED_PREFIXES)[number];
 
-/** Where each routed prefix goes in one region. */
-export type RegionUpstreams = Record<RoutedPrefix, string>;
-
 /**
  * The public API, the only requests an endpoint passes on. The services' internal routes
  * (PUT /balance/*, PUT /count/*, the worker's /worker/*) are for the worker alone: the edge
@@ -23,18 +20,25 @@ export const PUBLIC_ROUTES = [
   { method: 'GET', url: '/transaction/:transactionId', service: '/transaction' },
 ] as const satisfies ReadonlyArray<{ method: string; url: string; service: RoutedPrefix }>;
 
-/** What the endpoints process serves: handed to it as JSON in COREBANK_ENDPOINTS. */
+/** The service behind a routed prefix, as the supervisor names it. */
+export const serviceOfPrefix = (prefix: RoutedPrefix) => prefix.slice(1) as 'balance' | 'count' | 'transaction';
+
+/**
+ * What the endpoints process serves: handed to it as JSON in COREBANK_ENDPOINTS. The
+ * upstreams come from the supervisor's healthy targets (the ALB's target groups), the
+ * global endpoint's region from the routing controls (Route 53 + ARC).
+ */
 export interface EndpointsConfig {
-  regions: Record<string, RegionUpstreams>;
+  /** The supervisor's control API (GET /targets). */
+  supervisorUrl: string;
+  /** The routing controls service. */
+  routingControlsUrl: string;
+  /** Regions, primary first: the order that breaks a tie when several controls are On. */
+  regionOrder: string[];
   /** Each regional endpoint and its port. */
   regional: Array<{ region: string; port: number }>;
-  global: { port: number; activeRegion: string | undefined };
+  global: { port: number };
 }
-
-const HEALTH_CHECK_INTERVAL_MS = 2000;
-const HEALTH_CHECK_TIMEOUT_MS = 1500;
-/** Like the ALB's unhealthy threshold: one slow check on a busy machine does not take a service out. */
-const UNHEALTHY_THRESHOLD = 2;
 
 /**
  * How long a service may take to answer. The slowest public call is a status poll held up to
@@ -64,38 +68,6 @@ export function withoutHopByHop<T extends IncomingHttpHeaders>(headers: T, also:
 }
 
 /**
- * The ALB target groups' health checks: GET /health of every service in every region, every
- * 2 s. A service that fails it twice in a row gets no traffic until it passes again.
- */
-export function startHealthChecks(regions: Record<string, RegionUpstreams>) {
-  const failuresInARow = new Map<string, number>();
-  const key = (region: string, prefix: RoutedPrefix) => `${region} ${prefix}`;
-  const checkAll = () =>
-    Promise.all(
-      Object.entries(regions).flatMap(([region, upstreams]) =>
-        ROUTED_PREFIXES.map(async (prefix) => {
-          const ok = await fetch(`${upstreams[prefix]}/health`, { signal: AbortSignal.timeout(HEALTH_CHECK_TIMEOUT_MS) })
-            .then((response) => response.ok)
-            .catch(() => false);
-          failuresInARow.set(key(region, prefix), ok ? 0 : (failuresInARow.get(key(region, prefix)) ?? 0) + 1);
-        }),
-      ),
-    );
-  void checkAll();
-  const timer = setInterval(() => void checkAll(), HEALTH_CHECK_INTERVAL_MS);
-  timer.unref();
-  return {
-    /** Unknown until the first check: assumed healthy, as services are started healthy. */
-    isHealthy: (region: string, prefix: RoutedPrefix) => (failuresInARow.get(key(region, prefix)) ?? 0) < UNHEALTHY_THRESHOLD,
-    /** Whether every service of the region passed its latest check: the endpoint can route all of the API. */
-    isReady: (region: string) => ROUTED_PREFIXES.every((prefix) => failuresInARow.get(key(region, prefix)) === 0),
-    stop: () => clearInterval(timer),
-  };
-}
-
-export type HealthChecks = ReturnType<typeof startHealthChecks>;
-
-/**
  * An HTTP endpoint that passes the public API to the services of the region `regionOf()`
  * names. A regional endpoint (the region's ALB) always names its own region; the global
  * endpoint (Route 53 with ARC routing controls) names the region whose routing control is
@@ -108,9 +80,11 @@ export type HealthChecks = ReturnType<typeof startHealthChecks>;
  */
 export function buildEndpoint(options: {
   name: string;
-  regions: Record<string, RegionUpstreams>;
   regionOf: () => string | undefined;
-  health: HealthChecks;
+  /** A healthy instance of the service in the region (round robin), or undefined if none is in rotation. */
+  pick: (region: string, service: 'balance' | 'count' | 'transaction') => string | undefined;
+  /** Whether it has heard from the routing controls and the supervisor yet: GET /health fails until then. */
+  informed?: () => boolean;
   upstreamTimeoutMs?: number;
 }): App {
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? UPSTREAM_TIMEOUT_MS;
@@ -121,11 +95,13 @@ export function buildEndpoint(options: {
     logger: false,
     clientTimeouts: CLIENT_TIMEOUTS,
     health: async () => {
+      if (options.informed && !options.informed()) throw new Error('no answer from the routing controls or the supervisor yet');
       const region = options.regionOf();
-      if (region !== undefined && !options.health.isReady(region)) throw new Error(`${region}: not every service has passed its health check yet`);
+      if (region === undefined) return;
+      const missing = ROUTED_PREFIXES.map(serviceOfPrefix).filter((service) => options.pick(region, service) === undefined);
+      if (missing.length > 0) throw new Error(`${region}: no healthy instance of ${missing.join(', ')} yet`);
     },
   });
-  if (Object.keys(options.regions).length === 0) throw new Error(`${options.name}: no region to route to`);
 
   app.register(replyFrom, {
     // Transaction ids make every poll's URL new: a cache of parsed URLs would only churn.
@@ -148,13 +124,13 @@ export function buildEndpoint(options: {
 
   const forward = (service: RoutedPrefix) => (request: FastifyRequest, reply: FastifyReply) => {
     const region = options.regionOf();
-    const upstreams = region === undefined ? undefined : options.regions[region];
-    if (!region || !upstreams) throw serviceUnavailable('no region is serving: every routing control is Off', 'no_active_region');
-    if (!options.health.isHealthy(region, service)) throw serviceUnavailable(`no healthy ${service.slice(1)} instance in ${region}`, 'no_healthy_upstream');
+    if (region === undefined) throw serviceUnavailable('no region is serving: every routing control is Off', 'no_active_region');
+    const upstream = options.pick(region, serviceOfPrefix(service));
+    if (upstream === undefined) throw serviceUnavailable(`no healthy ${service.slice(1)} instance in ${region}`, 'no_healthy_upstream');
     const body = Buffer.isBuffer(request.body) ? { body: request.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {};
     return reply.from(undefined, {
       ...body,
-      getUpstream: () => upstreams[service],
+      getUpstream: () => upstream,
       rewriteRequestHeaders: (_request, headers) => withoutHopByHop(headers, [SERVICE_TOKEN_HEADER]),
       rewriteHeaders: (headers) => withoutHopByHop(headers),
       onError: (errorReply, { error }) => {

