@@ -4,7 +4,7 @@ import { App, type AppProps, Aspects } from 'aws-cdk-lib';
 import { cdkNag } from './cdk-nag.ts';
 import { ENV_NAMES, type EnvName, environmentParameters, stackName } from './config.ts';
 import { GlobalRouting } from './failover.ts';
-import { addNagSuppressions } from './nag.ts';
+import { addNagSuppressions, addWildcardSuppressions } from './nag.ts';
 import { RecoveryStack } from './recovery-stack.ts';
 import { RegionStack } from './region-stack.ts';
 
@@ -33,6 +33,7 @@ export function buildApp(props: AppProps = {}) {
   const routing = new GlobalRouting(secondary, 'GlobalRouting', { parameters, regions: { primary, secondary }, recovery });
   const stacks = { recovery, primary, secondary };
   for (const stack of Object.values(stacks)) addNagSuppressions(stack);
+  addWildcardSuppressions(app);
   Aspects.of(app).add(new cdkNag.AwsSolutionsChecks({ verbose: true }));
   return { app, parameters, stacks, routing };
 }
