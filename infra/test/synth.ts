@@ -28,7 +28,7 @@ export function executionOrder(definition: { StartAt: string; States: Record<str
   let name: string | undefined = definition.StartAt;
   while (name && !order.includes(name)) {
     order.push(name);
-    const state = definition.States[name];
+    const state: any = definition.States[name];
     if (state.End) break;
     name = state.Type === 'Choice' ? state.Choices[0].Next : state.Next;
   }
