@@ -30,6 +30,10 @@ describe('stacks', () => {
     expect([r.stackName, r.region]).toEqual(['BLEAFSI-CoreBanking-recovery-Dev', 'us-west-2']);
   });
 
+  it('need no lookup: every context value is committed', () => {
+    expect(synth.app.synth().manifest.missing ?? []).toEqual([]);
+  });
+
   it('pass the cdk-nag AwsSolutions checks: no unsuppressed error or warning', () => {
     for (const stack of Object.values(synth.stacks)) {
       const findings = [
