@@ -19,7 +19,8 @@ const REPO_PATH = /^(?:\.\.?\/)*[\w@-][\w.@-]*(?:\/[\w.@-]+)+\/?$/;
 function referencesIn(text: string): string[] {
   const quoted = [...text.matchAll(/`([^`\s]+)`/g)].map((match) => match[1]!);
   const linked = [...text.matchAll(/\]\(([^)\s#]+)/g)].map((match) => match[1]!).filter((target) => !/^[a-z]+:/.test(target));
-  return [...quoted, ...linked].filter((token) => REPO_PATH.test(token) && !token.startsWith('.corebank'));
+  // A scoped package name (`@corebank/kit`) is not a path.
+  return [...quoted, ...linked].filter((token) => REPO_PATH.test(token) && !token.startsWith('.corebank') && !token.startsWith('@'));
 }
 
 describe('the docs', () => {
