@@ -8,7 +8,8 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConfigError, createServiceClient, createService, ErrorReply, notFound, type App } from '@corebank/kit';
+import { ConfigError, createService, ErrorReply, notFound, type App } from '@corebank/kit';
+import { callControlApi, ControlApiError, pollLastKnown } from './control-api.ts';
 
 /** Where the routing controls service listens unless PORT says otherwise. */
 export const ROUTING_CONTROLS_PORT = 8079;
@@ -215,29 +216,12 @@ function registerArcProtocol(app: App, store: RoutingControlStore): void {
 }
 
 /** A reply other than the one asked for, with the service's `{error, message}`. */
-export class RoutingControlsError extends Error {
+export class RoutingControlsError extends ControlApiError {
   override name = 'RoutingControlsError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
-async function call<T>(url: string, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const client = createServiceClient({ baseUrl: url, timeoutMs: 2000, connections: 1 });
-  try {
-    const reply = method === 'GET' ? await client.get<T>(path) : await client.put<T>(path, body);
-    if (reply.status !== 200) {
-      const error = reply.body as { message?: string } | null;
-      throw new RoutingControlsError(reply.status, error?.message ?? `routing controls answered ${reply.status}`);
-    }
-    return reply.body;
-  } finally {
-    await client.close();
-  }
-}
+const call = <T>(url: string, method: 'GET' | 'PUT', path: string, body?: unknown) =>
+  callControlApi<T>({ url, method, path, body, what: 'routing controls', refused: (status, message) => new RoutingControlsError(status, message) });
 
 /** Every routing control's state, as region → On|Off in the service's region order. */
 export async function getRoutingControls(url: string): Promise<RoutingControlStates> {
@@ -257,24 +241,12 @@ export function setRoutingControl(url: string, region: string, state: RoutingCon
  * before the first answer no region is active.
  */
 export function watchRoutingControls(options: { url: string; regionOrder: readonly string[]; intervalMs?: number }) {
-  let states: RoutingControlStates = {};
-  const refresh = async () => {
-    try {
-      states = await getRoutingControls(options.url);
-    } catch {
-      // keep the last known states
-    }
-  };
-  const timer = setInterval(() => void refresh(), options.intervalMs ?? 500);
-  timer.unref();
-  const first = refresh();
+  const poll = pollLastKnown<RoutingControlStates>(() => getRoutingControls(options.url), {}, options.intervalMs ?? 500);
   return {
-    /** Resolves after the first poll, answered or not. */
-    ready: () => first,
-    /** Polls now (the timer does it every intervalMs). */
-    refresh,
-    states: () => states,
-    activeRegion: () => activeRegionOf(states, options.regionOrder),
-    stop: () => clearInterval(timer),
+    ready: poll.ready,
+    refresh: poll.refresh,
+    states: poll.current,
+    activeRegion: () => activeRegionOf(poll.current(), options.regionOrder),
+    stop: poll.stop,
   };
 }

@@ -5,7 +5,8 @@
  * the endpoints process polls GET /targets for its rotation (the ALB's target groups).
  */
 import { Type } from '@fastify/type-provider-typebox';
-import { createService, createServiceClient, ErrorReply, HttpError, notFound, type App } from '@corebank/kit';
+import { createService, ErrorReply, HttpError, notFound, type App } from '@corebank/kit';
+import { callControlApi, ControlApiError, pollLastKnown } from './control-api.ts';
 import { SupervisorError, type ServiceStatus, type Supervisor, type Targets } from './supervisor.ts';
 
 /** Where the control API listens locally. */
@@ -63,28 +64,12 @@ export function buildSupervisorApp(options: { supervisor: Supervisor; logger?: b
 }
 
 /** A reply other than 200 from the control API, with its `{error, message}`. */
-export class SupervisorApiError extends Error {
+export class SupervisorApiError extends ControlApiError {
   override name = 'SupervisorApiError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
-async function call<T>(url: string, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const client = createServiceClient({ baseUrl: url, timeoutMs: 2000, connections: 1 });
-  try {
-    const reply = method === 'GET' ? await client.get<T>(path) : await client.put<T>(path, body);
-    if (reply.status !== 200) {
-      throw new SupervisorApiError(reply.status, (reply.body as { message?: string } | null)?.message ?? `supervisor answered ${reply.status}`);
-    }
-    return reply.body;
-  } finally {
-    await client.close();
-  }
-}
+const call = <T>(url: string, method: 'GET' | 'PUT', path: string, body?: unknown) =>
+  callControlApi<T>({ url, method, path, body, what: 'the supervisor', refused: (status, message) => new SupervisorApiError(status, message) });
 
 /** Desired and running counts of every service (`corebank status`). */
 export async function getServiceStatus(url: string): Promise<ServiceStatus[]> {
@@ -108,34 +93,22 @@ export async function getTargets(url: string): Promise<Targets> {
  * away; before the first answer there are none.
  */
 export function watchTargets(options: { url: string; intervalMs?: number }) {
-  let targets: Targets = {};
+  const poll = pollLastKnown<Targets>(() => getTargets(options.url), {}, options.intervalMs ?? 500);
   const turns = new Map<string, number>();
-  const refresh = async () => {
-    try {
-      targets = await getTargets(options.url);
-    } catch {
-      // keep the last known targets
-    }
-  };
-  const timer = setInterval(() => void refresh(), options.intervalMs ?? 500);
-  timer.unref();
-  const first = refresh();
   return {
-    /** Resolves after the first poll, answered or not. */
-    ready: () => first,
-    /** Polls now (the timer does it every intervalMs). */
-    refresh,
-    current: () => targets,
+    ready: poll.ready,
+    refresh: poll.refresh,
+    current: poll.current,
     /** The next healthy instance of `service` in `region`, or undefined if none is in rotation. */
     pick(region: string, service: string): string | undefined {
-      const urls = targets[region]?.[service] ?? [];
+      const urls = poll.current()[region]?.[service] ?? [];
       if (urls.length === 0) return undefined;
       const key = `${region} ${service}`;
       const turn = turns.get(key) ?? 0;
       turns.set(key, turn + 1);
       return urls[turn % urls.length];
     },
-    stop: () => clearInterval(timer),
+    stop: poll.stop,
   };
 }
 
