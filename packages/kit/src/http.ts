@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, typ
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { envInt, logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
+import { registerMetrics } from './metrics.ts';
 
 const buildFastify = (options: FastifyHttpOptions<Server>) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -27,7 +28,8 @@ const CLIENT_ERRORS: Record<string, [status: string, body: ErrorBody]> = {
 
 /**
  * The one HTTP bootstrap. Every service gets the same error shape, the same validation
- * rules (no type coercion: "100" is not a quantity), a JSON 404, and GET /health.
+ * rules (no type coercion: "100" is not a quantity), a JSON 404, GET /health and GET /metrics
+ * (Prometheus: request durations by route and status, process and database metrics).
  */
 export function createService(options: ServiceOptions): App {
   const log = logSettings();
@@ -73,6 +75,8 @@ export function createService(options: ServiceOptions): App {
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
   );
+
+  registerMetrics(app);
 
   app.get('/health', async (_request, reply) => {
     try {
