@@ -16,6 +16,8 @@ export interface ServiceOptions {
   /** Extra readiness check for GET /health (a database ping, say). Throwing makes it 503. */
   health?: () => Promise<void>;
   logger?: FastifyServerOptions['logger'];
+  /** GET /metrics and request timing; on unless false (a public edge that must not expose it). */
+  metrics?: boolean;
   /** Node's limits on how long a client may take to send a request (a server facing clients sets them). */
   clientTimeouts?: Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>>;
 }
@@ -76,7 +78,7 @@ export function createService(options: ServiceOptions): App {
     reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
   );
 
-  registerMetrics(app);
+  if (options.metrics !== false) registerMetrics(app);
 
   app.get('/health', async (_request, reply) => {
     try {
