@@ -4,11 +4,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { envInt, logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
 import { registerMetrics } from './metrics.ts';
+import { isTracing, registerTracing, startTelemetry } from './telemetry.ts';
 
 const buildFastify = (options: FastifyHttpOptions<Server>) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
 
 /** A Fastify instance whose routes infer their types from TypeBox schemas. */
 export type App = ReturnType<typeof buildFastify>;
+
+/** Each app's service name: runService names the telemetry after it. */
+const serviceNames = new WeakMap<App, string>();
 
 export interface ServiceOptions {
   /** Service name: used in logs and in the health reply. */
@@ -78,7 +82,9 @@ export function createService(options: ServiceOptions): App {
     reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
   );
 
+  serviceNames.set(app, options.name);
   if (options.metrics !== false) registerMetrics(app);
+  if (isTracing()) registerTracing(app);
 
   app.get('/health', async (_request, reply) => {
     try {
@@ -158,6 +164,9 @@ export async function runService(app: App, options: RunOptions): Promise<void> {
     // Whatever is still scheduled (a cut request's handler, say) must not keep the process up.
     setTimeout(() => process.exit(), FORCED_EXIT_AFTER_MS).unref();
   };
+  // Before the first request; the spans still buffered are sent when the process stops.
+  const telemetry = await startTelemetry(serviceNames.get(app) ?? 'unknown_service');
+  if (telemetry) app.addHook('onClose', () => telemetry.shutdown());
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import { databaseCallDuration, secondsSince } from './metrics.ts';
+import { isTracing, tracedCall } from './telemetry.ts';
 
 // BIGINT arrives as a string by default; money here stays within Number's exact range
 // (the schema's CHECK constraints cap balances at 2^53 - 1), so parse it, and refuse
@@ -75,7 +76,9 @@ function timeQueries(pool: pg.Pool): void {
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   const timed = (...args: unknown[]): unknown => {
     const start = process.hrtime.bigint();
-    const result = query(...args);
+    const result = isTracing() && typeof args.at(-1) !== 'function'
+      ? tracedCall(operationOf(args[0]), { 'db.system.name': 'postgresql', 'db.operation.name': operationOf(args[0]) }, () => query(...args) as Promise<unknown>)
+      : query(...args);
     if (result instanceof Promise) {
       const operation = operationOf(args[0]);
       result.then(
