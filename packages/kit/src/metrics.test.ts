@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase } from '@corebank/testing';
 import { createService } from './http.ts';
 import { createPostgresService } from './postgres-service.ts';
-import { registerCounter, registerGauge } from './metrics.ts';
+import { instrumentAwsClient, registerCounter, registerGauge } from './metrics.ts';
 
 /** The sample lines of `metric` in Prometheus text, without comments. */
 const samples = (text: string, metric: string) => text.split('\n').filter((line) => line.startsWith(metric));
@@ -87,5 +87,33 @@ describe('PostgreSQL call durations', () => {
     const failed = samples(text, 'db_client_operation_duration_seconds_count{db_system="postgresql",operation="SELECT",outcome="error"}');
     expect(Number(ok[0]?.split(' ')[1])).toBeGreaterThanOrEqual(1);
     expect(Number(failed[0]?.split(' ')[1])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('DynamoDB call durations', () => {
+  it('times every command an instrumented AWS SDK client sends, the document client\'s too, once each', async () => {
+    const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient, ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { dynamodbEndpoint } = await import('@corebank/testing');
+    const client = new DynamoDBClient({ region: 'ap-northeast-1', endpoint: dynamodbEndpoint(), credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    instrumentAwsClient(client);
+    const documents = DynamoDBDocumentClient.from(client);
+    const app = createService({ name: 'metrics-dynamo', logger: false });
+    try {
+      const count = async (operation: string, outcome: string) => {
+        const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+        const line = samples(text, `db_client_operation_duration_seconds_count{db_system="dynamodb",operation="${operation}",outcome="${outcome}"}`)[0];
+        return Number(line?.split(' ')[1] ?? 0);
+      };
+      const listed = await count('ListTables', 'ok');
+      const failedScans = await count('Scan', 'error');
+      await client.send(new ListTablesCommand({}));
+      await expect(documents.send(new ScanCommand({ TableName: 'no-such-table-metrics' }))).rejects.toThrow();
+      expect(await count('ListTables', 'ok')).toBe(listed + 1);
+      expect(await count('Scan', 'error')).toBe(failedScans + 1);
+    } finally {
+      await app.close();
+      client.destroy();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { App } from './http.ts';
+import { tracedCall } from './telemetry.ts';
 
 /**
  * Prometheus metrics (prom-client). The process-wide registry holds Node's default process
@@ -75,11 +76,12 @@ export const secondsSince = (start: bigint): number => Number(process.hrtime.big
 
 /**
  * Times every call an AWS SDK v3 client sends (DynamoDB's, say) into
- * db_client_operation_duration_seconds, labelled with the command's name. Structural types:
- * the kit does not depend on the AWS SDK.
+ * db_client_operation_duration_seconds, labelled with the command's name, and traces it as a
+ * CLIENT span when tracing is on (the service map's DynamoDB edge). Structural types: the kit
+ * does not depend on the AWS SDK.
  */
 export function instrumentAwsClient(
-  awsClient: { middlewareStack: { add: (middleware: unknown, options: { step: 'initialize'; name: string }) => void } },
+  awsClient: { middlewareStack: { add: (middleware: never, options: { step: 'initialize'; name: string }) => void } },
   system = 'dynamodb',
 ): void {
   type Next = (args: unknown) => Promise<unknown>;
@@ -87,7 +89,7 @@ export function instrumentAwsClient(
     const start = process.hrtime.bigint();
     const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
     try {
-      const result = await next(args);
+      const result = await tracedCall(operation, { 'db.system.name': system, 'rpc.system': 'aws-api', 'rpc.method': operation }, () => next(args));
       databaseCallDuration.observe({ db_system: system, operation, outcome: 'ok' }, secondsSince(start));
       return result;
     } catch (error) {
@@ -95,7 +97,7 @@ export function instrumentAwsClient(
       throw error;
     }
   };
-  awsClient.middlewareStack.add(middleware, { step: 'initialize', name: 'corebankCallDuration' });
+  awsClient.middlewareStack.add(middleware as never, { step: 'initialize', name: 'corebankCallDuration' });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { App } from './http.ts';
 
 /**
@@ -85,7 +85,7 @@ export async function withSpan<T>(
   work: (span: Span) => Promise<T>,
   options: { parent?: Context; kind?: SpanKind } = {},
 ): Promise<T> {
-  if (!enabled) return work(trace.wrapSpanContext({ traceId: '', spanId: '', traceFlags: 0 }));
+  if (!enabled) return work(trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
   const parent = options.parent ?? context.active();
   const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, parent);
   try {
