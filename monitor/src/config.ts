@@ -19,13 +19,18 @@ export interface MonitorConfig {
   evaluationPeriods: number;
   /** MONITOR_WINDOW: how far back spans and statistics are kept (1h). */
   windowMs: number;
-  /** MONITOR_MAX_SPANS: the most spans kept, whatever their age. */
+  /** MONITOR_MAX_SPANS: the most spans kept, whatever their age (about 1.1 KB each: 100 000 ≈ 115 MB). The statistics are aggregated as spans arrive, so they cover the whole window even when the spans kept do not. */
   maxSpans: number;
   /** NOTIFY_WEBHOOK_URL: where notifications are POSTed as JSON (the SNS stand-in). */
   webhookUrl?: string;
 }
 
-export function loadMonitorConfig(env: Record<string, string | undefined> = process.env): MonitorConfig {
+/**
+ * The environment, with the command line's `--alarm-period 10s` and `--evaluation-periods N`
+ * taking precedence (as `npm start -w monitor -- --alarm-period 10s` passes them).
+ */
+export function loadMonitorConfig(env: Record<string, string | undefined> = process.env, argv: string[] = process.argv.slice(2)): MonitorConfig {
+  env = { ...env, ...optionsOf(argv) };
   const webhookUrl = envOptional('NOTIFY_WEBHOOK_URL', env);
   return {
     port: envInt('PORT', 8090, env),
@@ -33,7 +38,22 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
     alarmPeriodMs: parseDuration(envString('ALARM_PERIOD', '5m', env), 'ALARM_PERIOD'),
     evaluationPeriods: envInt('ALARM_EVALUATION_PERIODS', 2, env),
     windowMs: parseDuration(envString('MONITOR_WINDOW', '1h', env), 'MONITOR_WINDOW'),
-    maxSpans: envInt('MONITOR_MAX_SPANS', 200_000, env),
+    maxSpans: envInt('MONITOR_MAX_SPANS', 100_000, env),
     ...(webhookUrl ? { webhookUrl } : {}),
   };
+}
+
+const FLAGS: Record<string, string> = { '--alarm-period': 'ALARM_PERIOD', '--evaluation-periods': 'ALARM_EVALUATION_PERIODS', '--port': 'PORT' };
+
+function optionsOf(argv: string[]): Record<string, string> {
+  const options: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const variable = FLAGS[flag];
+    if (!variable) throw new ConfigError(`unknown option ${flag}; the options are ${Object.keys(FLAGS).join(', ')}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    options[variable] = value;
+  }
+  return options;
 }
