@@ -9,3 +9,4 @@ export * from './postgres.ts';
 export * from './postgres-service.ts';
 export * from './waiting.ts';
 export * from './metrics.ts';
+export * from './telemetry.ts';
