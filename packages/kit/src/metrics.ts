@@ -10,7 +10,8 @@ import { tracedCall } from './telemetry.ts';
  * GET /metrics answers both, in Prometheus' text format.
  */
 export const processRegistry = new client.Registry();
-client.collectDefaultMetrics({ register: processRegistry });
+/** Node's process metrics start with the first HTTP app, not in every process that imports the kit (the CLI). */
+let defaultMetricsStarted = false;
 
 /** Buckets in seconds: from a 1 ms cache hit to the 10 s a saga call may take. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -106,6 +107,10 @@ export function instrumentAwsClient(
  * route "unmatched". Scrapes of /metrics itself are not counted.
  */
 export function registerMetrics(app: App): client.Registry {
+  if (!defaultMetricsStarted) {
+    defaultMetricsStarted = true;
+    client.collectDefaultMetrics({ register: processRegistry });
+  }
   const appRegistry = new client.Registry();
   const requestDuration = new client.Histogram({
     name: HTTP_DURATION_METRIC,
