@@ -39,7 +39,14 @@ describe('SpanStore', () => {
     expect(store.series(start + 120_000, 3_600_000).times).toEqual([(start + 120_000) / 1000]);
   });
 
-  it('counts server spans only, errors included, into the bucket where they ended', () => {
+  it('counts a consumer span (the worker processing a saga) as a request of its service', () => {
+    const store = new SpanStore({ windowMs: 3_600_000, maxSpans: 1000, bucketMs: 1000 });
+    const t = 1_000_000_000;
+    store.add([span(0, t, { kind: 'consumer', service: 'transaction-worker', durationMs: 40 })], t);
+    expect(store.statsBetween(t, t + 1000, (service) => service === 'transaction-worker')).toMatchObject({ requests: 1, totalMs: 40 });
+  });
+
+  it('counts server spans, not client or internal ones, errors included, into the bucket where they ended', () => {
     const store = new SpanStore({ windowMs: 3_600_000, maxSpans: 1000, bucketMs: 1000 });
     const t = 1_000_000_000;
     store.add([span(0, t, { durationMs: 100 }), span(1, t, { durationMs: 300, error: true }), span(2, t, { kind: 'client', durationMs: 5000 })], t);

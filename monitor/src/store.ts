@@ -89,7 +89,8 @@ export class SpanStore {
       const trace = this.traces.get(span.traceId);
       if (trace) trace.push(span);
       else this.traces.set(span.traceId, [span]);
-      if (span.kind === 'server') this.statsFor(span.startMs + span.durationMs, span.service, span.region).add(span.durationMs, span.error);
+      // A request is a SERVER span, or a CONSUMER span: the worker's processing of one saga.
+      if (span.kind === 'server' || span.kind === 'consumer') this.statsFor(span.startMs + span.durationMs, span.service, span.region).add(span.durationMs, span.error);
     }
     this.evict(now);
   }
