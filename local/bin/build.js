@@ -28,6 +28,7 @@ export const ENTRY_POINTS = /** @type {const} */ ({
   'services/count': ['src/main.ts'],
   'services/transaction': ['src/api-main.ts', 'src/worker-main.ts'],
   client: ['src/main.ts'],
+  monitor: ['src/main.ts'],
   local: ['src/cli/main.ts', 'src/environment/endpoints-main.ts', 'src/environment/routing-controls-main.ts', 'src/bench/sagas.ts'],
 });
 

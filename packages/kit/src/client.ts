@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { SERVICE_TOKEN_HEADER } from './service-token.ts';
+import { tracedCall } from './telemetry.ts';
 
 /** The call could not be completed (refused, reset, timed out): worth retrying. */
 export class UpstreamUnavailableError extends Error {
@@ -29,6 +30,7 @@ export interface ServiceClientOptions {
  */
 export function createServiceClient(options: ServiceClientOptions) {
   const timeout = options.timeoutMs ?? 3000;
+  const target = new URL(options.baseUrl);
   const pool = new Pool(options.baseUrl, {
     connections: options.connections ?? 64,
     headersTimeout: timeout,
@@ -41,15 +43,22 @@ export function createServiceClient(options: ServiceClientOptions) {
     if (options.serviceToken) allHeaders[SERVICE_TOKEN_HEADER] = options.serviceToken;
     if (body !== undefined) allHeaders['content-type'] = 'application/json';
     try {
-      const response = await pool.request({
+      return await tracedCall(
         method,
-        path,
-        headers: allHeaders,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeout),
-      });
-      const text = await response.body.text();
-      return { status: response.statusCode, body: (text ? JSON.parse(text) : null) as T } satisfies ServiceReply<T>;
+        { 'http.request.method': method, 'server.address': target.hostname, 'server.port': Number(target.port), 'url.full': `${options.baseUrl}${path}` },
+        async (traceHeaders) => {
+          const response = await pool.request({
+            method,
+            path,
+            headers: { ...allHeaders, ...traceHeaders },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(timeout),
+          });
+          const text = await response.body.text();
+          return { status: response.statusCode, body: (text ? JSON.parse(text) : null) as T } satisfies ServiceReply<T>;
+        },
+        (reply) => reply.status,
+      );
     } catch (error) {
       if (error instanceof SyntaxError) throw error;
       throw new UpstreamUnavailableError(`${method} ${options.baseUrl}${path}`, { cause: error });

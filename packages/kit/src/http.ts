@@ -3,11 +3,16 @@ import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, typ
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { envInt, logSettings } from './config.ts';
 import { HttpError, type ErrorBody } from './errors.ts';
+import { registerMetrics } from './metrics.ts';
+import { isTracing, registerTracing, startTelemetry } from './telemetry.ts';
 
 const buildFastify = (options: FastifyHttpOptions<Server>) => Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
 
 /** A Fastify instance whose routes infer their types from TypeBox schemas. */
 export type App = ReturnType<typeof buildFastify>;
+
+/** Each app's service name: runService names the telemetry after it. */
+const serviceNames = new WeakMap<App, string>();
 
 export interface ServiceOptions {
   /** Service name: used in logs and in the health reply. */
@@ -15,6 +20,8 @@ export interface ServiceOptions {
   /** Extra readiness check for GET /health (a database ping, say). Throwing makes it 503. */
   health?: () => Promise<void>;
   logger?: FastifyServerOptions['logger'];
+  /** GET /metrics and request timing; on unless false (a public edge that must not expose it). */
+  metrics?: boolean;
   /** Node's limits on how long a client may take to send a request (a server facing clients sets them). */
   clientTimeouts?: Required<Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>>;
 }
@@ -27,7 +34,8 @@ const CLIENT_ERRORS: Record<string, [status: string, body: ErrorBody]> = {
 
 /**
  * The one HTTP bootstrap. Every service gets the same error shape, the same validation
- * rules (no type coercion: "100" is not a quantity), a JSON 404, and GET /health.
+ * rules (no type coercion: "100" is not a quantity), a JSON 404, GET /health and GET /metrics
+ * (Prometheus: request durations by route and status, process and database metrics).
  */
 export function createService(options: ServiceOptions): App {
   const log = logSettings();
@@ -73,6 +81,10 @@ export function createService(options: ServiceOptions): App {
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
   );
+
+  serviceNames.set(app, options.name);
+  if (options.metrics !== false) registerMetrics(app);
+  if (isTracing()) registerTracing(app);
 
   app.get('/health', async (_request, reply) => {
     try {
@@ -152,6 +164,9 @@ export async function runService(app: App, options: RunOptions): Promise<void> {
     // Whatever is still scheduled (a cut request's handler, say) must not keep the process up.
     setTimeout(() => process.exit(), FORCED_EXIT_AFTER_MS).unref();
   };
+  // Before the first request; the spans still buffered are sent when the process stops.
+  const telemetry = await startTelemetry(serviceNames.get(app) ?? 'unknown_service');
+  if (telemetry) app.addHook('onClose', () => telemetry.shutdown());
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });

@@ -8,3 +8,5 @@ export * from './client.ts';
 export * from './postgres.ts';
 export * from './postgres-service.ts';
 export * from './waiting.ts';
+export * from './metrics.ts';
+export * from './telemetry.ts';

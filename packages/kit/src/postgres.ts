@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
+import { databaseCallDuration, secondsSince } from './metrics.ts';
+import { isTracing, tracedCall } from './telemetry.ts';
 
 // BIGINT arrives as a string by default; money here stays within Number's exact range
 // (the schema's CHECK constraints cap balances at 2^53 - 1), so parse it, and refuse
@@ -52,7 +54,41 @@ export function createPool(databaseUrl: string, settings: PoolSettings = {}): pg
   // service, but it must be seen: the pool replaces the client on the next checkout.
   const log = settings.log ?? consoleLog;
   pool.on('error', (error) => log.error({ err: error }, 'PostgreSQL pool: an idle connection failed'));
+  timeQueries(pool);
   return pool;
+}
+
+const SQL_OPERATIONS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'BEGIN', 'COMMIT', 'ROLLBACK', 'WITH', 'CALL']);
+
+/** The statement's first keyword (SELECT, INSERT...): a label of few values, never the SQL text. */
+function operationOf(config: unknown): string {
+  const text = typeof config === 'string' ? config : (config as { text?: unknown } | undefined)?.text;
+  const keyword = typeof text === 'string' ? /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() : undefined;
+  return keyword !== undefined && SQL_OPERATIONS.has(keyword) ? keyword : 'OTHER';
+}
+
+/**
+ * Times every promise-returning pool.query into db_client_operation_duration_seconds. (A
+ * client checked out with pool.connect() for a transaction is not timed; the services use
+ * pool.query only.)
+ */
+function timeQueries(pool: pg.Pool): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  const timed = (...args: unknown[]): unknown => {
+    const start = process.hrtime.bigint();
+    const result = isTracing() && typeof args.at(-1) !== 'function'
+      ? tracedCall(operationOf(args[0]), { 'db.system.name': 'postgresql', 'db.operation.name': operationOf(args[0]) }, () => query(...args) as Promise<unknown>)
+      : query(...args);
+    if (result instanceof Promise) {
+      const operation = operationOf(args[0]);
+      result.then(
+        () => databaseCallDuration.observe({ db_system: 'postgresql', operation, outcome: 'ok' }, secondsSince(start)),
+        () => databaseCallDuration.observe({ db_system: 'postgresql', operation, outcome: 'error' }, secondsSince(start)),
+      );
+    }
+    return result;
+  };
+  pool.query = timed as typeof pool.query;
 }
 
 /** Applies the SQL migrations in `dir` (node-pg-migrate); running it again changes nothing. */
