@@ -20,8 +20,11 @@
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 export type Comparison = 'GreaterThanThreshold' | 'GreaterThanOrEqualToThreshold' | 'LessThanThreshold' | 'LessThanOrEqualToThreshold';
 export type TreatMissingData = 'notBreaching' | 'breaching' | 'ignore' | 'missing';
-/** latencyAvgMs: average latency of the period's requests; errorRatePercent: 5xx / requests × 100. */
-export type AlarmMetric = 'latencyAvgMs' | 'errorRatePercent';
+/**
+ * latencyAvgMs: average latency of the period's requests; errorRatePercent: 5xx / requests × 100;
+ * SuccessPercent: a canary's successful runs / runs × 100 (monitor/src/canaries/alarms.ts).
+ */
+export type AlarmMetric = 'latencyAvgMs' | 'errorRatePercent' | 'SuccessPercent';
 
 export interface AlarmDefinition {
   name: string;
