@@ -20,3 +20,11 @@ export function accountIdOf(request: FastifyRequest): string {
   }
   return value;
 }
+
+/**
+ * Canaries (the automatic failover's synthetic clients) deposit to accounts of their own,
+ * `canary-<origin>`: never a customer's, and left out of the money checks' totals.
+ */
+export const CANARY_ACCOUNT_PREFIX = 'canary-';
+export const canaryAccountId = (origin: string) => `${CANARY_ACCOUNT_PREFIX}${origin}`;
+export const isCanaryAccount = (accountId: string) => accountId.startsWith(CANARY_ACCOUNT_PREFIX);
