@@ -1,0 +1,109 @@
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@corebank/kit';
+import { createFaultProxy, type FaultProxy } from './fault-proxy.ts';
+
+/** One GET on a fresh connection: its status and how long it took, or 'timeout'. */
+function timedGet(url: string, timeoutMs: number): Promise<{ status: number; body: string; ms: number } | 'timeout'> {
+  const started = performance.now();
+  return fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { connection: 'close' } }).then(
+    async (response) => ({ status: response.status, body: await response.text(), ms: performance.now() - started }),
+    (error: Error) => {
+      if (error.name === 'TimeoutError') return 'timeout';
+      throw error;
+    },
+  );
+}
+
+describe('fault proxy', () => {
+  let target: Server;
+  let proxy: FaultProxy;
+  const RTO = 300;
+
+  beforeAll(async () => {
+    target = createServer((request, response) => {
+      response.setHeader('content-type', 'text/plain');
+      response.end(`echo ${request.url}`);
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const address = target.address();
+    proxy = await createFaultProxy({ targetPort: typeof address === 'object' && address ? address.port : 0, retransmissionTimeoutMs: RTO });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await new Promise((resolve) => target.close(resolve));
+  });
+
+  it('forwards unchanged without a fault', async () => {
+    const reply = await timedGet(`${proxy.url}/plain`, 2_000);
+    expect(reply).toMatchObject({ status: 200, body: 'echo /plain' });
+  });
+
+  it('adds the latency to each direction and clears it', async () => {
+    proxy.inject({ kind: 'latency', ms: 150 });
+    const slow = await timedGet(`${proxy.url}/slow`, 3_000);
+    expect(slow).not.toBe('timeout');
+    if (slow === 'timeout') return;
+    expect(slow.body).toBe('echo /slow');
+    // Request and answer each wait 150 ms.
+    expect(slow.ms).toBeGreaterThanOrEqual(300);
+    proxy.clear();
+    const fast = await timedGet(`${proxy.url}/fast`, 3_000);
+    expect(fast !== 'timeout' && fast.ms).toBeLessThan(150);
+  });
+
+  it('at 100 % loss holds every chunk one retransmission timeout: a client with a shorter timeout times out, the bytes still arrive intact', async () => {
+    proxy.inject({ kind: 'packet-loss', percent: 100 });
+    try {
+      expect(await timedGet(`${proxy.url}/lossy`, RTO - 50)).toBe('timeout');
+      const patient = await timedGet(`${proxy.url}/lossy`, 5_000);
+      expect(patient).toMatchObject({ status: 200, body: 'echo /lossy' });
+      expect(patient !== 'timeout' && patient.ms).toBeGreaterThanOrEqual(2 * RTO);
+    } finally {
+      proxy.clear('packet-loss');
+    }
+  });
+
+  it('at 0 % loss adds nothing', async () => {
+    proxy.inject({ kind: 'packet-loss', percent: 0 });
+    const reply = await timedGet(`${proxy.url}/none`, 2_000);
+    expect(reply !== 'timeout' && reply.ms).toBeLessThan(RTO);
+    proxy.clear();
+  });
+
+  it('blackholes: accepts the connection, never answers, keeps it open; clearing delivers what it held', async () => {
+    proxy.inject({ kind: 'blackhole' });
+    const socket = connect({ host: '127.0.0.1', port: proxy.port });
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /held HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(await timedGet(`${proxy.url}/blackholed`, 400)).toBe('timeout');
+    expect(received).toBe('');
+    expect(socket.destroyed).toBe(false);
+    expect(proxy.connectionCount()).toBeGreaterThanOrEqual(1);
+
+    proxy.clear();
+    await waitFor('the held request answered', async () => {
+      if (!received.includes('echo /held')) throw new Error(received);
+    }, 3_000, 20);
+    expect(received).toMatch(/^HTTP\/1.1 200 OK/);
+    socket.destroy();
+  });
+
+  it('clears a fault by itself after its duration', async () => {
+    const active = proxy.inject({ kind: 'latency', ms: 50 }, 200);
+    expect(active.until! - active.since).toBe(200);
+    expect(proxy.active()).toHaveLength(1);
+    await waitFor('the latency to clear itself', async () => {
+      if (proxy.active().length > 0) throw new Error('still active');
+    }, 2_000, 20);
+  });
+
+  it('refuses a fault out of range', () => {
+    expect(() => proxy.inject({ kind: 'packet-loss', percent: 101 })).toThrow(RangeError);
+    expect(() => proxy.inject({ kind: 'latency', ms: -1 })).toThrow(RangeError);
+    expect(proxy.active()).toEqual([]);
+  });
+});
