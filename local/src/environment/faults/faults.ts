@@ -1,0 +1,146 @@
+/**
+ * `corebank fault <kind> [--region] [--duration]` as data: parsing, validation, one-line
+ * descriptions and the `fault list` table. Pure; the control plane executes a FaultSpec
+ * (the fault proxy in front of a region's endpoint and services for network faults, the
+ * supervisor's desired count for scale-to-zero, a SIGKILL for kill) and undoes it on
+ * `fault clear` or when its duration ends.
+ */
+export const FAULT_KINDS = ['packet-loss', 'latency', 'blackhole', 'scale-to-zero', 'kill'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export const FAULT_SERVICES = ['balance', 'count', 'transaction', 'worker'] as const;
+export type FaultService = (typeof FAULT_SERVICES)[number];
+export const KNOWN_REGIONS = ['ap-northeast-1', 'ap-northeast-3'] as const;
+/** The primary at start: where a fault goes unless --region says otherwise. */
+export const DEFAULT_FAULT_REGION = 'ap-northeast-1';
+
+interface Common {
+  region: string;
+  /** Clears itself after this long; undefined: until `fault clear`. */
+  durationMs?: number;
+}
+
+export type FaultSpec = Common &
+  (
+    | { kind: 'packet-loss'; percent: number }
+    | { kind: 'latency'; ms: number }
+    /** `target: 'database'`: the region's database node instead of its endpoint and services. */
+    | { kind: 'blackhole'; target: 'region' | 'database' }
+    /** Every service of the region, or one. */
+    | { kind: 'scale-to-zero'; service?: FaultService }
+    /** One instance (0 unless --instance) of one service; the supervisor starts it again. */
+    | { kind: 'kill'; service: FaultService; instance: number }
+  );
+
+export class FaultArgumentError extends Error {
+  override name = 'FaultArgumentError';
+}
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** `500ms`, `30s`, `2m`, `1h` → ms; at least 1 s, at most 24 h. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text.trim());
+  if (!match) throw new FaultArgumentError(`--duration must look like 30s, 2m or 500ms, not "${text}"`);
+  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  if (ms < 1000 || ms > 24 * 3_600_000) throw new FaultArgumentError(`--duration must be from 1s to 24h, not ${text}`);
+  return ms;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+const ALLOWED: Record<FaultKind, string[]> = {
+  'packet-loss': ['percent'],
+  latency: ['ms'],
+  blackhole: ['database'],
+  'scale-to-zero': ['service'],
+  kill: ['service', 'instance'],
+};
+const FLAGS_WITHOUT_VALUE = new Set(['database']);
+
+function wholeNumber(name: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || value < min || value > max) throw new FaultArgumentError(`--${name} must be a whole number from ${min} to ${max}, not ${text ?? 'missing'}`);
+  return value;
+}
+
+function service(text: string | undefined): FaultService {
+  if (!FAULT_SERVICES.includes(text as FaultService)) throw new FaultArgumentError(`--service must be one of ${FAULT_SERVICES.join(', ')}, not ${text ?? 'missing'}`);
+  return text as FaultService;
+}
+
+/** `['latency', '--ms', '200', '--region', 'ap-northeast-1', '--duration', '30s']` → a FaultSpec. */
+export function parseFaultArgs(args: readonly string[]): FaultSpec {
+  const [kind, ...rest] = args;
+  if (!FAULT_KINDS.includes(kind as FaultKind)) throw new FaultArgumentError(`fault kind must be one of ${FAULT_KINDS.join(', ')}, not ${kind ?? 'missing'}`);
+  const faultKind = kind as FaultKind;
+  const options = new Map<string, string | undefined>();
+  for (let index = 0; index < rest.length; index++) {
+    const flag = rest[index]!;
+    const name = flag.replace(/^--/, '');
+    if (!flag.startsWith('--') || ![...ALLOWED[faultKind], 'region', 'duration'].includes(name)) throw new FaultArgumentError(`${kind} does not take ${flag}`);
+    if (options.has(name)) throw new FaultArgumentError(`${flag} given twice`);
+    if (FLAGS_WITHOUT_VALUE.has(name)) options.set(name, undefined);
+    else options.set(name, rest[++index]);
+  }
+  const region = options.get('region') ?? DEFAULT_FAULT_REGION;
+  if (!KNOWN_REGIONS.includes(region as (typeof KNOWN_REGIONS)[number])) throw new FaultArgumentError(`--region must be one of ${KNOWN_REGIONS.join(', ')}, not ${region}`);
+  const duration = options.get('duration');
+  const common: Common = { region, ...(options.has('duration') ? { durationMs: parseDuration(duration ?? '') } : {}) };
+  switch (faultKind) {
+    case 'packet-loss':
+      return { ...common, kind: 'packet-loss', percent: wholeNumber('percent', options.get('percent'), 1, 100) };
+    case 'latency':
+      return { ...common, kind: 'latency', ms: wholeNumber('ms', options.get('ms'), 1, 60_000) };
+    case 'blackhole':
+      return { ...common, kind: 'blackhole', target: options.has('database') ? 'database' : 'region' };
+    case 'scale-to-zero':
+      return { ...common, kind: 'scale-to-zero', ...(options.has('service') ? { service: service(options.get('service')) } : {}) };
+    case 'kill':
+      return { ...common, kind: 'kill', service: service(options.get('service')), instance: options.has('instance') ? wholeNumber('instance', options.get('instance'), 0, 3) : 0 };
+  }
+}
+
+/** One line for a human: what the fault does, where, for how long. */
+export function describeFault(spec: FaultSpec): string {
+  const where = spec.region;
+  const what = (() => {
+    switch (spec.kind) {
+      case 'packet-loss':
+        return `packet loss ${spec.percent} % into ${where}'s endpoint and services`;
+      case 'latency':
+        return `latency +${spec.ms} ms each way into ${where}'s endpoint and services`;
+      case 'blackhole':
+        return spec.target === 'database' ? `blackhole of ${where}'s database (connections accepted, never answered)` : `blackhole of ${where} (connections accepted, never answered)`;
+      case 'scale-to-zero':
+        return `${spec.service ?? 'every service'} of ${where} scaled to 0`;
+      case 'kill':
+        return `kill instance ${spec.instance} of ${where}'s ${spec.service}`;
+    }
+  })();
+  if (spec.kind === 'kill') return what;
+  return spec.durationMs === undefined ? `${what}, until cleared` : `${what}, for ${formatDuration(spec.durationMs)}`;
+}
+
+export interface ActiveFault {
+  id: string;
+  spec: FaultSpec;
+  since: number;
+}
+
+/** The `corebank fault list` table; `now` for each fault's remaining time. */
+export function formatFaultList(faults: readonly ActiveFault[], now: number): string {
+  if (faults.length === 0) return 'no fault is active';
+  const rows = faults.map((fault) => {
+    const remaining = fault.spec.durationMs === undefined ? 'until cleared' : `${Math.max(0, Math.ceil((fault.since + fault.spec.durationMs - now) / 1000))}s left`;
+    return [fault.id, fault.spec.kind, fault.spec.region, describeFault(fault.spec), remaining];
+  });
+  const header = ['id', 'kind', 'region', 'fault', 'clears'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
