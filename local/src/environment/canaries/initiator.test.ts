@@ -33,12 +33,14 @@ describe('decideInitiation', () => {
     expect(decision.reason).toMatch(/already failed over: the primary is ap-northeast-3/);
   });
 
-  it('ends the initiation at once while a failover or failback execution runs (no retry), as the seed does', () => {
+  it('starts nothing while a failover or failback execution runs, and checks again 10 s later', () => {
     const decision = decideInitiation({ ...base, executionRunning: true });
-    expect(decision.kind).toBe('ignore');
-    expect(decision.reason).toContain('ConcurrentExecutionDetected');
-    // Also on a later attempt: an execution started by hand during the retries is never doubled.
-    expect(decideInitiation({ ...base, executionRunning: true, attempts: 3, lastAttemptAt: T0 - INITIATOR_RETRY_INTERVAL_MS }).kind).toBe('ignore');
+    expect(decision).toMatchObject({ kind: 'wait-retry', attempts: 1, retryAt: T0 + INITIATOR_RETRY_INTERVAL_MS });
+    expect(decision.reason).toContain('execution is running');
+    // Once the execution has ended, the next due check starts the failover.
+    expect(decideInitiation({ ...base, attempts: 1, lastAttemptAt: T0 - INITIATOR_RETRY_INTERVAL_MS }).kind).toBe('start');
+    // Still running after the tenth retry: the initiation gives up.
+    expect(decideInitiation({ ...base, executionRunning: true, attempts: 10, lastAttemptAt: T0 - INITIATOR_RETRY_INTERVAL_MS }).kind).toBe('give-up');
   });
 
   it.each<[string, Record<string, AlarmState>]>([

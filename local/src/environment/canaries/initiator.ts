@@ -4,20 +4,16 @@
  * ALARM, as the seed's EventBridge rule fires on a CloudWatch alarm state change — and asks
  * `decideInitiation` at the trigger and again at every retry it was told to schedule.
  *
- * The seed's initiator (its Step Functions state machine `FailoverInitiatorStateMachine`):
- *   CheckRunningStatus → a failover or failback execution is running: stop without starting
- *   (`ConcurrentExecutionDetected`); otherwise retryCount = 0 → CheckAlarms → both canary
- *   alarms in ALARM: start the failover → else wait 10 s, retryCount + 1, check the alarms
- *   again while retryCount ≤ 10, then give up (`MaxRetriesExceeded`).
- * So the 10 retries, 10 s apart, wait for the *second* alarm to join the first (the trigger
- * is one alarm's transition; the other canary's alarm may follow a period later), and a
- * running execution ends the initiation at once. The issue's paraphrase ("retrying … while
- * another execution runs") reads the seed differently; this module follows the seed's code.
+ * The rules (the issue's, which follow the seed's `FailoverInitiatorStateMachine`): the failover
+ * starts when both canary alarms are in ALARM and no failover or failback execution is
+ * running. Otherwise the initiation checks again 10 s later, up to 10 times, then gives up
+ * (`MaxRetriesExceeded`). It retries both while another execution runs (the issue's words)
+ * and while the second alarm has not yet joined the first (the seed's code, whose trigger is
+ * one alarm's transition; the other canary's alarm may follow a period later).
  *
- * Two deliberate additions, both only ever withhold a start: the running check and the
- * rule's state are read again at every attempt (the seed reads them once, so an execution
- * started by hand during the retries could run twice), and an initiation whose watched
- * region is no longer the primary (the failover already happened) starts nothing.
+ * Two deliberate additions, both only ever withhold a start: the rule's state is read again at
+ * every attempt, and an initiation whose watched region is no longer the primary (the
+ * failover already happened) starts nothing.
  */
 /** A CloudWatch alarm's state, as the monitor's `/api/alarms` reports it. */
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
@@ -56,7 +52,6 @@ export function decideInitiation(input: InitiatorInput): InitiatorDecision {
   if (input.primaryRegion !== input.watchedRegion) {
     return { kind: 'ignore', reason: `already failed over: the primary is ${input.primaryRegion}, not ${input.watchedRegion}, which the canaries watch`, attempts };
   }
-  if (input.executionRunning) return { kind: 'ignore', reason: 'a failover or failback execution is running (the seed\'s ConcurrentExecutionDetected)', attempts };
   if (input.lastAttemptAt !== undefined && input.now < input.lastAttemptAt + INITIATOR_RETRY_INTERVAL_MS) {
     const retryAt = input.lastAttemptAt + INITIATOR_RETRY_INTERVAL_MS;
     return { kind: 'wait-retry', reason: `the next check is due ${retryAt - input.now} ms from now`, attempts, retryAt };
@@ -65,15 +60,20 @@ export function decideInitiation(input: InitiatorInput): InitiatorDecision {
   const notInAlarm = names.filter((name) => input.alarms[name] !== 'ALARM');
   const checked = attempts + 1;
   if (names.length === 0) return { kind: 'ignore', reason: 'no canary alarm is known', attempts: checked };
-  if (notInAlarm.length === 0) return { kind: 'start', reason: `both canary alarms are in ALARM (${names.join(', ')}) and no execution is running`, attempts: checked };
-  const states = notInAlarm.map((name) => `${name} is ${input.alarms[name]}`).join(', ');
+  if (notInAlarm.length === 0 && !input.executionRunning) {
+    return { kind: 'start', reason: `both canary alarms are in ALARM (${names.join(', ')}) and no execution is running`, attempts: checked };
+  }
+  const states = [
+    ...(input.executionRunning ? ['a failover or failback execution is running'] : []),
+    ...(notInAlarm.length > 0 ? [`not both canary alarms in ALARM: ${notInAlarm.map((name) => `${name} is ${input.alarms[name]}`).join(', ')}`] : []),
+  ].join('; ');
   // The first check is the trigger's; retries are the checks after it.
   if (checked - 1 >= INITIATOR_MAX_RETRIES) {
-    return { kind: 'give-up', reason: `not both canary alarms in ALARM after ${INITIATOR_MAX_RETRIES} retries (${states}): the seed's MaxRetriesExceeded`, attempts: checked };
+    return { kind: 'give-up', reason: `gave up after ${INITIATOR_MAX_RETRIES} retries (${states}): the seed's MaxRetriesExceeded`, attempts: checked };
   }
   return {
     kind: 'wait-retry',
-    reason: `not both canary alarms in ALARM (${states}); retry ${checked} of ${INITIATOR_MAX_RETRIES} in ${INITIATOR_RETRY_INTERVAL_MS / 1000} s`,
+    reason: `${states}; retry ${checked} of ${INITIATOR_MAX_RETRIES} in ${INITIATOR_RETRY_INTERVAL_MS / 1000} s`,
     attempts: checked,
     retryAt: input.now + INITIATOR_RETRY_INTERVAL_MS,
   };
