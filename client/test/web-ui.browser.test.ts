@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCorebank, type FakeCorebank } from '@corebank/testing';
+import { launchChromium, startFakeCorebank, type FakeCorebank } from '@corebank/testing';
 import { startWebUi, type WebUi } from '../src/web/web-ui.ts';
 import { eventually } from './helpers.ts';
 
@@ -15,10 +15,7 @@ describe('web UI in headless Chromium', () => {
   beforeAll(async () => {
     fake = await startFakeCorebank({ pendingPolls: 2, unavailableEvery: 30, rollbackEvery: 12 });
     ui = await startWebUi({ port: 0, host: '127.0.0.1', defaultHost: fake.url, pollIntervalMs: 50 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
+import { launchChromium } from '@corebank/testing';
 import { buildMonitorApp } from '../src/app.ts';
 import { OtlpFeed } from './otlp-feed.ts';
 
@@ -17,10 +18,7 @@ describe('the dashboard in headless Chromium', () => {
     monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 1000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 20_000 });
     url = await monitor.app.listen({ port: 0, host: '127.0.0.1' });
     feed = new OtlpFeed(url);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
