@@ -36,12 +36,32 @@ export async function writeStopFlag(dynamodbEndpoint: string, region: string, va
   }
 }
 
+/** Asks every instance of the region that reads the stopFlag for its state (which makes it read the flag afresh). */
+async function regionStates(context: FailoverContext, region: string): Promise<Array<{ url: string; state?: { closed: boolean; inFlight: number }; problem?: string }>> {
+  const urls = STOP_FLAG_READERS.flatMap((service) => context.supervisor.targets(region, service));
+  return Promise.all(
+    urls.map(async (url) => {
+      try {
+        const response = await fetch(`${url}${REGION_STATE_PATH}`, { headers: { [SERVICE_TOKEN_HEADER]: context.serviceToken }, signal: AbortSignal.timeout(2000) });
+        if (!response.ok) return { url, problem: `${response.status}` };
+        return { url, state: (await response.json()) as { closed: boolean; inFlight: number } };
+      } catch (error) {
+        return { url, problem: (error as Error).message };
+      }
+    }),
+  );
+}
+
 export function failoverSteps(context: FailoverContext): StepExecutors {
   const { supervisor, database } = context;
   return {
     async setStopFlag(region, value) {
       await writeStopFlag(context.dynamodbEndpoint, region, value);
-      return { region, stopFlag: value };
+      // The region's instances read it now rather than at the end of their cache's TTL: an
+      // opening region accepts at once. Best effort: the TTL still bounds an instance not reached.
+      const states = await regionStates(context, region);
+      const seen = states.filter((each) => each.state?.closed === (value === 'true')).length;
+      return { region, stopFlag: value, instancesSeeingIt: `${seen}/${states.length}` };
     },
 
     async waitUntilDrained(region, deadlineMs) {
@@ -49,21 +69,11 @@ export function failoverSteps(context: FailoverContext): StepExecutors {
       const deadline = startedAt + deadlineMs;
       let last: string[] = [];
       while (Date.now() < deadline) {
-        const urls = STOP_FLAG_READERS.flatMap((service) => supervisor.targets(region, service));
-        const replies = await Promise.all(
-          urls.map(async (url) => {
-            try {
-              const response = await fetch(`${url}${REGION_STATE_PATH}`, { headers: { [SERVICE_TOKEN_HEADER]: context.serviceToken }, signal: AbortSignal.timeout(2000) });
-              if (!response.ok) return `${url}: ${response.status}`;
-              const state = (await response.json()) as { closed: boolean; inFlight: number };
-              return state.closed && state.inFlight === 0 ? undefined : `${url}: closed ${state.closed}, in flight ${state.inFlight}`;
-            } catch (error) {
-              return `${url}: ${(error as Error).message}`;
-            }
-          }),
-        );
-        last = replies.filter((reply): reply is string => reply !== undefined);
-        if (last.length === 0) return { confirmed: true, instances: urls.length, waitedMs: Date.now() - startedAt };
+        const states = await regionStates(context, region);
+        last = states
+          .map(({ url, state, problem }) => (problem ? `${url}: ${problem}` : state!.closed && state!.inFlight === 0 ? undefined : `${url}: closed ${state!.closed}, in flight ${state!.inFlight}`))
+          .filter((reply): reply is string => reply !== undefined);
+        if (last.length === 0) return { confirmed: true, instances: states.length, waitedMs: Date.now() - startedAt };
         await sleep(100);
       }
       // Past the cache's TTL every instance has read the flag again: the fallback of the AWS workflow.
