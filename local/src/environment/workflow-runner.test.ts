@@ -95,6 +95,25 @@ describe('the workflow runner (control plane)', () => {
     await runner.idle();
   });
 
+  it('after a restart, an execution that was running is failed at its step and the same command continues it', async () => {
+    const dataDir = folder();
+    let open!: () => void;
+    const first = recorder({ failSwitch: false, gate: new Promise<void>((resolve) => (open = resolve)) });
+    const before = createWorkflowRunner({ dataDir, regions, executors: first.executors });
+    const started = before.start('failover');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A new runner on the same folder, as after a restart of the control plane.
+    const second = recorder({ failSwitch: false });
+    const after = createWorkflowRunner({ dataDir, regions, executors: second.executors });
+    expect(after.get(started.id)).toMatchObject({ status: 'failed', error: { step: 'SwitchRoutingControls', message: expect.stringMatching(/interrupted/) } });
+    expect(after.start('failover').id).toBe(started.id);
+    await after.idle();
+    expect(second.calls).toEqual(['routing off ap-northeast-1 on ap-northeast-3', 'switch ap-northeast-3 false', 'available ap-northeast-3 false', 'stopFlag ap-northeast-3 false']);
+    expect(after.get(started.id)!.status).toBe('succeeded');
+    open();
+    await before.idle();
+  });
+
   it('the region-loss workflow waits only for the new primary', async () => {
     const { calls, executors } = recorder({ failSwitch: false });
     const runner = createWorkflowRunner({ dataDir: folder(), regions, executors });
