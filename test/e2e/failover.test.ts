@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '@corebank/workflow';
+import { waitFor } from '@corebank/kit';
+import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
 import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import type { SystemStatus } from '../../local/src/cli/program.ts';
@@ -74,12 +76,17 @@ describe('failover and failback under load', () => {
   }, 120_000);
 
   it('refuses a second workflow while one runs, with a clear message', async () => {
-    const first = target.corebank('failover');
-    const second = await target.corebank('failback').then(() => undefined, (error: { stderr: string; code: number }) => error);
-    expect(second?.code).toBe(1);
-    expect(second?.stderr).toMatch(/is running; wait for it to end/);
-    await first;
-    await target.corebank('failback');
+    const client = controlPlaneClient(system.controlPlane);
+    try {
+      const first = await client.startExecution('failover');
+      const second = await target.corebank('failback').then(() => undefined, (error: { stderr: string; code: number }) => error);
+      expect(second?.code).toBe(1);
+      expect(second?.stderr).toMatch(/is running; wait for it to end/);
+      await waitFor('the failover to end', async () => expect((await client.execution(first.id)).status).toBe('succeeded'), 60_000, 100);
+      await target.corebank('failback');
+    } finally {
+      await client.close();
+    }
   }, 90_000);
 
   it('survives the loss of Tokyo: kill, failover --allow-data-loss, load goes on in Osaka, restore, failback', async () => {
