@@ -12,10 +12,12 @@ import { embeddedPostgresUrl, PostgresStartError, relocatedDataDirOf } from '../
 import { DYNAMODB_LOCAL_PORT, EMBEDDED_POSTGRES_PORT, LOCAL_REGIONS, MAIN_TABLE, paramTableOf, regionNamed, TOKYO } from '../environment/regions.ts';
 import { REPO_ROOT } from '../environment/processes.ts';
 import { addressesFileOf, readSystemAddresses, type SystemAddresses } from '../environment/addresses.ts';
-import { getDatabaseStatus } from '../environment/control-plane.ts';
+import { controlPlaneClient, getDatabaseStatus } from '../environment/control-plane.ts';
+import { formatStepOutput, followExecution } from './executions.ts';
 import { activeRegionOf, getRoutingControls, setRoutingControl } from '../environment/routing-controls.ts';
 import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environment/supervisor-api.ts';
 import type { ServiceStatus } from '../environment/supervisor.ts';
+import type { WorkflowName } from '@corebank/workflow';
 import { SERVICE_NAMES } from '../environment/system.ts';
 
 /** Embedded defaults, so that the set-up commands reach what `npm start` runs. */
@@ -272,6 +274,83 @@ export function buildProgram(): Command {
           const instances = service.instances.map((instance) => `#${instance.index} :${instance.port} ${instance.state}${instance.restarts ? ` (${instance.restarts} restarts)` : ''}`).join(', ');
           console.log(`  ${name.padEnd(12)}  ${String(service.desired).padEnd(7)}  ${String(service.running).padEnd(7)}  ${String(service.healthy).padEnd(7)}  ${instances || '-'}`);
         }
+      }
+    });
+
+  const runWorkflow = async (workflow: WorkflowName) => {
+    const system = runningSystem();
+    const client = controlPlaneClient(system.controlPlane);
+    try {
+      const started = await client.startExecution(workflow).catch((error: Error) => fail(error.message));
+      const resumed = started.resumedAt.length > 0;
+      console.log(`${resumed ? 'continuing' : 'started'} ${workflow} ${started.source} → ${started.destination} (execution ${started.id})`);
+      const ended = await followExecution(client, started.id, (line) => console.log(line));
+      if (ended.status === 'failed') fail(`${workflow} failed at step ${ended.error?.step ?? '?'}: ${ended.error?.message ?? ''}; run the same command again to continue from that step`);
+      const total = Date.parse(ended.endedAt ?? ended.startedAt) - Date.parse(ended.resumedAt.at(-1) ?? ended.startedAt);
+      console.log(`${workflow} succeeded in ${(total / 1000).toFixed(1)} s: ${ended.destination} is active`);
+    } finally {
+      await client.close();
+    }
+  };
+  program
+    .command('failover')
+    .description('move the system from Tokyo to Osaka with the failover workflow (planned, no data loss); --allow-data-loss when Tokyo is lost')
+    .option('--allow-data-loss', 'Tokyo is lost: promote Osaka\'s database without it (Aurora FailoverGlobalCluster AllowDataLoss) and print what could not be confirmed')
+    .action((options: { allowDataLoss?: boolean }) => runWorkflow(options.allowDataLoss ? 'failover-allow-data-loss' : 'failover'));
+  program
+    .command('failback')
+    .description('move the system back from Osaka to Tokyo (planned, no data loss)')
+    .action(() => runWorkflow('failback'));
+  program
+    .command('executions')
+    .description('the failover and failback executions, newest last: step timings, outcome, the error of a failed step')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const system = runningSystem();
+      const client = controlPlaneClient(system.controlPlane);
+      try {
+        const executions = await client.executions().catch((error: Error) => fail(error.message));
+        if (options.json) return console.log(JSON.stringify(executions, null, 2));
+        if (executions.length === 0) return console.log('no executions yet');
+        for (const execution of executions) {
+          console.log(`${execution.id}  ${execution.workflow}  ${execution.source} → ${execution.destination}  ${execution.status}  started ${execution.startedAt}${execution.endedAt ? `  ended ${execution.endedAt}` : ''}${execution.resumedAt.length ? `  resumed ${execution.resumedAt.length}×` : ''}`);
+          for (const step of execution.steps) {
+            const duration = step.durationMs === undefined ? '' : `${(step.durationMs / 1000).toFixed(2)} s`;
+            console.log(`  ${step.status.padEnd(9)} ${step.name.padEnd(34)} ${duration.padStart(9)}  ${step.error ?? formatStepOutput(step.output)}`);
+          }
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  const region = program.command('region').description('the region-loss drill: cut a region\'s power, bring it back as the standby');
+  region
+    .command('kill')
+    .description('SIGKILL the region\'s database node and every service instance, as a power cut would (desired counts 0)')
+    .argument('<region>', 'region, e.g. ap-northeast-1')
+    .action(async (name: string) => {
+      const system = runningSystem();
+      const client = controlPlaneClient(system.controlPlane);
+      try {
+        const report = await client.killRegion(name).catch((error: Error) => fail(error.message));
+        console.log(`${name}: killed ${(report.killedPids as number[]).length} service instances and its database node (${String(report.database)}); next: corebank failover --allow-data-loss`);
+      } finally {
+        await client.close();
+      }
+    });
+  region
+    .command('restore')
+    .description('bring a killed region back as the standby: stopFlag true, its node a standby of the primary (a fresh copy if it diverged), one instance of each service')
+    .argument('<region>', 'region, e.g. ap-northeast-1')
+    .action(async (name: string) => {
+      const system = runningSystem();
+      const client = controlPlaneClient(system.controlPlane);
+      try {
+        const report = await client.restoreRegion(name).catch((error: Error) => fail(error.message));
+        const database = report.database as { method?: string; walBytesDiscarded?: number | null; primary?: string } | undefined;
+        console.log(`${name}: back as the standby region (closed)${database ? `; its database follows ${database.primary} (${database.method}, ${String(database.walBytesDiscarded)} WAL bytes of the old timeline discarded)` : ''}`);
+      } finally {
+        await client.close();
       }
     });
 

@@ -6,7 +6,10 @@
  * it, as it would call Aurora's and ECS's APIs.
  */
 import { Type } from '@fastify/type-provider-typebox';
-import { conflict, createServiceClient, type App } from '@corebank/kit';
+import { conflict, createServiceClient, notFound, type App } from '@corebank/kit';
+import type { ExecutionRecord, WorkflowName } from '@corebank/workflow';
+import type { RegionPower } from './failover-steps.ts';
+import { ExecutionConflictError, type WorkflowRunner } from './workflow-runner.ts';
 import type { GlobalDatabase, GlobalDatabaseNodeStatus } from './global-database.ts';
 import { buildSupervisorApp } from './supervisor-api.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -46,7 +49,14 @@ const DatabaseReply = Type.Object({ external: Type.Boolean(), nodes: Type.Array(
 const FailoverBody = Type.Object({ allowDataLoss: Type.Literal(true) }, { additionalProperties: false });
 const RejoinBody = Type.Object({ node: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) }, { additionalProperties: false });
 
-export function buildControlPlaneApp(options: { supervisor: Supervisor; database: DatabaseControl; logger?: boolean }): App {
+const ExecutionBody = Type.Object(
+  { workflow: Type.Union([Type.Literal('failover'), Type.Literal('failback'), Type.Literal('failover-allow-data-loss')]) },
+  { additionalProperties: false },
+);
+const ExecutionParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,80}$' }) });
+const RegionParams = Type.Object({ region: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) });
+
+export function buildControlPlaneApp(options: { supervisor: Supervisor; database: DatabaseControl; workflows?: WorkflowRunner; regionPower?: RegionPower; logger?: boolean }): App {
   const app = buildSupervisorApp({ supervisor: options.supervisor, ...(options.logger === false ? { logger: false } : {}) });
   const control = options.database;
 
@@ -84,6 +94,33 @@ export function buildControlPlaneApp(options: { supervisor: Supervisor; database
     request.log.info({ report }, 'database node rejoined as standby');
     return report;
   });
+
+  // The Step Functions stand-in: one execution at a time.
+  const { workflows, regionPower } = options;
+  if (workflows) {
+    app.post('/executions', { schema: { body: ExecutionBody } }, async (request, reply) => {
+      try {
+        return await reply.status(202).send({ execution: workflows.start(request.body.workflow as WorkflowName) });
+      } catch (error) {
+        if (error instanceof ExecutionConflictError) throw conflict('execution_running', error.message);
+        throw error;
+      }
+    });
+    app.get('/executions', async () => ({ executions: workflows.list() }));
+    app.get('/executions/:id', { schema: { params: ExecutionParams } }, async (request) => {
+      const execution = workflows.get(request.params.id);
+      if (!execution) throw notFound(`no execution ${request.params.id}`);
+      return { execution };
+    });
+  }
+  if (regionPower) {
+    const known = (region: string) => {
+      if (!options.supervisor.snapshot().some((status) => status.region === region)) throw notFound(`no region ${region}`);
+      return region;
+    };
+    app.post('/regions/:region/kill', { schema: { params: RegionParams } }, async (request) => regionPower.kill(known(request.params.region)));
+    app.post('/regions/:region/restore', { schema: { params: RegionParams } }, async (request) => asConflict(() => regionPower.restore(known(request.params.region))));
+  }
   return app;
 }
 
@@ -97,4 +134,24 @@ export async function getDatabaseStatus(url: string): Promise<DatabaseStatusRepl
   } finally {
     await client.close();
   }
+}
+
+/** The control plane's client for the workflow routes (`corebank failover|failback|executions|region`). */
+export function controlPlaneClient(url: string) {
+  const client = createServiceClient({ baseUrl: url, timeoutMs: 120_000, connections: 2 });
+  const expect = <T>(reply: { status: number; body: unknown }, what: string): T => {
+    if (reply.status >= 300) {
+      const body = reply.body as { message?: string } | undefined;
+      throw new Error(body?.message ?? `the control plane answered ${reply.status} to ${what}`);
+    }
+    return reply.body as T;
+  };
+  return {
+    startExecution: async (workflow: WorkflowName) => expect<{ execution: ExecutionRecord }>(await client.post('/executions', { workflow }), 'POST /executions').execution,
+    execution: async (id: string) => expect<{ execution: ExecutionRecord }>(await client.get(`/executions/${id}`), 'GET /executions/{id}').execution,
+    executions: async () => expect<{ executions: ExecutionRecord[] }>(await client.get('/executions'), 'GET /executions').executions,
+    killRegion: async (region: string) => expect<Record<string, unknown>>(await client.post(`/regions/${region}/kill`, {}), 'POST /regions/{region}/kill'),
+    restoreRegion: async (region: string) => expect<Record<string, unknown>>(await client.post(`/regions/${region}/restore`, {}), 'POST /regions/{region}/restore'),
+    close: () => client.close(),
+  };
 }

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { ConfigError, ensureDatabase, envOptional, externalDatabaseUrl, waitFor } from '@corebank/kit';
+import { ConfigError, within, ensureDatabase, envOptional, externalDatabaseUrl, waitFor } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import type { EndpointsConfig } from './endpoints.ts';
 import { startServiceProcess } from './processes.ts';
 import { buildControlPlaneApp, type DatabaseControl } from './control-plane.ts';
+import { failoverSteps, regionPower } from './failover-steps.ts';
+import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
 import { startGlobalDatabase } from './global-database.ts';
 import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
 import { createSupervisor, instancePorts, type Supervisor, type SupervisorEvent } from './supervisor.ts';
@@ -76,6 +78,8 @@ export interface LocalSystem {
   controlPlane: string;
   database: DatabaseControl;
   supervisor: Supervisor;
+  /** The failover / failback executions (the Step Functions stand-in). */
+  workflows: WorkflowRunner;
   regions: RegionRuntime[];
   serviceToken: string;
   stop(): Promise<void>;
@@ -186,9 +190,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     cleanups.push(() => supervisor.stop());
     // Quiet: it runs in the `corebank start` process, whose console is the operator's.
-    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, logger: false });
+    const failoverContext = { supervisor, database: databases.control, dynamodbEndpoint, routingControlsUrl, serviceToken, services: SERVICE_NAMES };
+    const workflows = createWorkflowRunner({
+      dataDir: options.dataDir,
+      regions: { primary: regions[0]!.name, secondary: regions[1]?.name ?? regions[0]!.name },
+      executors: failoverSteps(failoverContext),
+    });
+    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
-    cleanups.push(() => controlPlane.close());
+    cleanups.push(async () => {
+      await controlPlane.close();
+      // A database switch half done is worse than a late stop; a step stuck waiting is cut (the run resumes later).
+      await within(workflows.idle(), 60_000);
+    });
 
     await waitFor('every service healthy', async () => {
       const notReady = supervisor.snapshot().filter((status) => status.healthy < status.desired);
@@ -231,6 +245,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       controlPlane: controlPlaneUrl,
       database: databases.control,
       supervisor,
+      workflows,
       regions: runtimes,
       serviceToken,
       stop,

@@ -21,7 +21,12 @@ export const DATABASE_AVAILABLE_TIMEOUT_SECONDS = 30 * 60;
 
 export type WorkflowStep =
   | { name: string; kind: 'set-stop-flag'; region: RegionRole; value: 'true' | 'false'; description: string }
-  | { name: string; kind: 'wait'; seconds: number; description: string }
+  /**
+   * `seconds` is what Step Functions waits. With `confirm: 'source-drained'` a runner that can
+   * ask the source's services (the local one) moves on as soon as every one of them reports the
+   * region closed and nothing in flight, and treats `seconds` (plus a margin) as a deadline.
+   */
+  | { name: string; kind: 'wait'; seconds: number; confirm?: 'source-drained'; description: string }
   | { name: string; kind: 'set-routing-controls'; off: RegionRole; on: RegionRole; description: string }
   | { name: string; kind: 'switch-database'; target: RegionRole; allowDataLoss: boolean; description: string }
   | { name: string; kind: 'wait-database-available'; target: RegionRole; pollSeconds: number; timeoutSeconds: number; description: string };
@@ -49,6 +54,7 @@ const waitForStopFlag: WorkflowStep = {
   name: 'WaitForStopFlagToPropagate',
   kind: 'wait',
   seconds: STOP_FLAG_CACHE_TTL_SECONDS,
+  confirm: 'source-drained',
   description: 'Wait out the services\' stopFlag cache so that every instance of the source has seen it.',
 };
 

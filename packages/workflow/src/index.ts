@@ -1,1 +1,2 @@
 export * from './failover-definition.ts';
+export * from './execution.ts';

@@ -21,6 +21,7 @@ import { createStatusBoard, type SagaStatusEntry } from './status-board.ts';
 import type { ApiConfig } from './config.ts';
 import { createWorkerNudger } from './nudge/nudger.ts';
 import { HAND_OVER_LEASE_MS } from './nudge/protocol.ts';
+import { registerRegionStateRoute } from './region-state.ts';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
@@ -74,7 +75,18 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     if (closed) throw serviceUnavailable('this region is closed (stopFlag is true); use the active region');
   }
 
+  /** Saga-starting requests between arrival and answer: what a failover waits to drain. */
+  let startsInFlight = 0;
   async function startSaga(kind: SagaKind, request: FastifyRequest, quantity: number) {
+    startsInFlight++;
+    try {
+      return await startSagaCounted(kind, request, quantity);
+    } finally {
+      startsInFlight--;
+    }
+  }
+
+  async function startSagaCounted(kind: SagaKind, request: FastifyRequest, quantity: number) {
     const accountId = accountIdOf(request);
     const idempotencyKey = idempotencyKeyOf(request);
     await requireOpenRegion();
@@ -130,6 +142,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     },
   );
 
+  if (options.serviceToken) registerRegionStateRoute(app, options.serviceToken, stopFlag, () => startsInFlight);
   return app;
 }
 

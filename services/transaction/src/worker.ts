@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { createService, createServiceClient, type App, type ServiceClient, type ServiceOptions } from '@corebank/kit';
 import type { WorkerConfig } from './config.ts';
 import { registerNudgeRoute } from './nudge/worker-routes.ts';
+import { registerRegionStateRoute } from './region-state.ts';
 import type { TargetService } from './saga/machine.ts';
 import type { SagaRecord } from './saga/record.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
@@ -38,6 +39,8 @@ export interface Worker {
   countStuckSagas(): Promise<number>;
   isStopping(): boolean;
   stats(): WorkerStats;
+  /** The stopFlag as the worker applies it (read afresh from now on) and the sagas it still runs or holds. */
+  readonly stopFlag: { invalidate(): void; isRegionClosed(): Promise<boolean> };
 }
 
 const silentLogger: FastifyBaseLogger = pino({ level: 'silent' });
@@ -127,6 +130,7 @@ export function createWorker(options: WorkerOptions): Worker {
     countStuckSagas: () => store.countStuckSagas(),
     isStopping: () => stopping.signal.aborted,
     stats: () => ({ workerId, ...scheduler.stats(), ...runner.counters }),
+    stopFlag,
   };
 }
 
@@ -154,6 +158,10 @@ export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: W
   // stuckSagas is read from the table: the count of stuck sagas an alarm watches.
   app.get('/worker/stats', async () => ({ ...worker.stats(), stuckSagas: await worker.countStuckSagas() }));
   const started = worker;
+  registerRegionStateRoute(app, options.serviceToken, started.stopFlag, () => {
+    const { running, backlog } = started.stats();
+    return running + backlog;
+  });
   app.addHook('onReady', async () => started.start());
   // Before the server waits for requests in flight: held nudges then get their answer at the
   // next step boundary instead of keeping the worker driving sagas during the drain.

@@ -1,0 +1,155 @@
+/**
+ * The failover drills under load, written once for `npm test` (short) and `npm run drill`
+ * (longer, with a table): a planned failover and failback, then the loss of Tokyo. Each
+ * workflow runs through the `corebank` command, as an operator would run it.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@corebank/kit';
+import { checkMoney, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
+
+export interface DrillTarget {
+  globalEndpoint: string;
+  /** Regional endpoints, Tokyo (primary) first. */
+  regions: Array<{ name: string; endpoint: string }>;
+  /** Runs `corebank <args>` against the system; resolves with stdout, rejects on a non-zero exit. */
+  corebank(...args: string[]): Promise<string>;
+}
+
+export interface DrillOptions {
+  users: number;
+  /** Load before, between and after the switches. */
+  dwellMs: number;
+  log?: (line: string) => void;
+}
+
+export interface SwitchFigures {
+  workflow: string;
+  /** Longest gap between two accepted requests around the switch. */
+  outageMs: number;
+  /** The command's own report of each step and its duration. */
+  output: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface PlannedDrillResult {
+  switches: SwitchFigures[];
+  load: LoadReport;
+  money: MoneyCheck;
+  /** A deposit acknowledged status#success just before the switchover, read from Osaka after it. */
+  rpoDeposit: { account: string; quantity: number; balanceAfter: number };
+}
+
+export interface RegionLossDrillResult {
+  switches: SwitchFigures[];
+  load: LoadReport;
+  money: MoneyCheck;
+  /** WAL bytes the failover could not confirm as replicated (0: nothing known lost). */
+  walBytesNotConfirmed: number;
+  /** Sagas seen terminal before the kill. */
+  terminalBeforeKill: number;
+  acceptedAfterFailover: number;
+}
+
+async function timedSwitch(target: DrillTarget, load: { report(): LoadReport }, args: string[], log: (line: string) => void): Promise<SwitchFigures> {
+  const startedAt = Date.now();
+  const output = await target.corebank(...args);
+  const endedAt = Date.now();
+  log(output.trimEnd());
+  // The gap closes with the first request accepted after the switch: wait for it.
+  await waitFor(`a request accepted after ${args.join(' ')}`, async () => {
+    if (!load.report().accepted.some((time) => time > endedAt)) throw new Error('none yet');
+  }, 30_000, 50);
+  return { workflow: args.join(' '), outageMs: longestGap(load.report().accepted, startedAt, endedAt), output, startedAt, endedAt };
+}
+
+async function depositAndWait(baseUrl: string, account: string, quantity: number): Promise<void> {
+  const key = randomUUID();
+  let transactionId = '';
+  await waitFor(`deposit for ${account}`, async () => {
+    const response = await fetch(`${baseUrl}/transaction/deposit`, { method: 'POST', headers: { X_ACCOUNT_ID: account, 'content-type': 'application/json', 'Idempotency-Key': key }, body: JSON.stringify({ quantity }) });
+    if (response.status !== 200) throw new Error(`got ${response.status}`);
+    transactionId = ((await response.json()) as { transactionId: string }).transactionId;
+  }, 30_000, 100);
+  await waitFor(`deposit ${transactionId} success`, async () => {
+    const response = await fetch(`${baseUrl}/transaction/${transactionId}`, { headers: { X_ACCOUNT_ID: account } });
+    const status = ((await response.json()) as { status?: string }).status;
+    if (status !== 'status#success') throw new Error(`status ${String(status)}`);
+  }, 30_000, 20);
+}
+
+export async function balanceOf(baseUrl: string, account: string): Promise<number> {
+  const response = await fetch(`${baseUrl}/balance`, { headers: { X_ACCOUNT_ID: account } });
+  return ((await response.json()) as { balance: number }).balance;
+}
+
+/**
+ * Failover then failback under load. `between` runs once Osaka is active (the tests check the
+ * endpoints and `status --json` there).
+ */
+export async function plannedDrill(target: DrillTarget, options: DrillOptions & { between?: () => Promise<void>; afterFailback?: () => Promise<void> }): Promise<PlannedDrillResult> {
+  const log = options.log ?? (() => {});
+  const load = startLoad({ baseUrl: target.globalEndpoint, users: options.users, prefix: `planned${randomUUID().slice(0, 6)}` });
+  try {
+    await sleep(options.dwellMs);
+    // RPO 0: a deposit acknowledged as success right before the switchover is there after it.
+    const rpoAccount = `rpo${randomUUID().slice(0, 12)}`;
+    await depositAndWait(target.globalEndpoint, rpoAccount, 777);
+    const failover = await timedSwitch(target, load, ['failover'], log);
+    const balanceAfter = await balanceOf(target.regions[1]!.endpoint, rpoAccount);
+    await options.between?.();
+    await sleep(options.dwellMs);
+    const failback = await timedSwitch(target, load, ['failback'], log);
+    await options.afterFailback?.();
+    await sleep(options.dwellMs);
+    const report = await load.stop();
+    return { switches: [failover, failback], load: report, money: await checkMoney(target.globalEndpoint, report), rpoDeposit: { account: rpoAccount, quantity: 777, balanceAfter } };
+  } finally {
+    await load.stop();
+  }
+}
+
+/** Tokyo lost under load: kill it, fail over allowing data loss, load goes on in Osaka, restore Tokyo, fail back. */
+export async function regionLossDrill(target: DrillTarget, options: DrillOptions): Promise<RegionLossDrillResult> {
+  const log = options.log ?? (() => {});
+  const tokyo = target.regions[0]!.name;
+  const load = startLoad({ baseUrl: target.globalEndpoint, users: options.users, prefix: `loss${randomUUID().slice(0, 6)}` });
+  try {
+    await sleep(options.dwellMs);
+    log(await target.corebank('region', 'kill', tokyo));
+    const terminalBeforeKill = load.report().sagas.filter((saga) => saga.status && saga.status !== 'status#pending').length;
+    const failover = await timedSwitch(target, load, ['failover', '--allow-data-loss'], log);
+    const lost = /WAL bytes not confirmed \(lost\): (\d+)/.exec(failover.output);
+    await sleep(options.dwellMs);
+    const acceptedAfterFailover = load.report().accepted.filter((time) => time > failover.endedAt).length;
+    log(await target.corebank('region', 'restore', tokyo));
+    const failback = await timedSwitch(target, load, ['failback'], log);
+    await sleep(options.dwellMs);
+    const report = await load.stop();
+    return {
+      switches: [failover, failback],
+      load: report,
+      money: await checkMoney(target.globalEndpoint, report, REGION_LOSS_ERROR_KINDS),
+      walBytesNotConfirmed: lost ? Number(lost[1]) : Number.NaN,
+      terminalBeforeKill,
+      acceptedAfterFailover,
+    };
+  } finally {
+    await load.stop();
+  }
+}
+
+/** The drill's table: one row per switch, then the money figures of each drill. */
+export function drillTable(planned: PlannedDrillResult, loss: RegionLossDrillResult): string {
+  const errors = (report: LoadReport) => Object.entries(report.errors).map(([kind, n]) => `${kind}: ${n}`).join(', ') || 'none';
+  const rows = [
+    ['drill', 'switch', 'outage (s)', 'sagas', 'terminal', 'errors by kind', 'accounts checked', 'mismatches', 'RPO'],
+    ...planned.switches.map((each) => ['planned', each.workflow, (each.outageMs / 1000).toFixed(1), '', '', '', '', '', '']),
+    ['planned', '(whole run)', '', String(planned.money.sagas), String(planned.money.terminal), errors(planned.load), String(planned.money.accountsChecked), String(planned.money.mismatches.length), planned.rpoDeposit.balanceAfter === planned.rpoDeposit.quantity ? '0 (deposit present)' : 'LOST'],
+    ...loss.switches.map((each) => ['region loss', each.workflow, (each.outageMs / 1000).toFixed(1), '', '', '', '', '', '']),
+    ['region loss', '(whole run)', '', String(loss.money.sagas), String(loss.money.terminal), errors(loss.load), String(loss.money.accountsChecked), String(loss.money.mismatches.length), `${loss.walBytesNotConfirmed} WAL bytes not confirmed`],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`).join('\n');
+}
