@@ -11,6 +11,7 @@ export function roleOf(commandLine: string): string {
   const service = /services\/(\w+)\/(?:src|dist)\/([\w-]+)\.[jt]s/.exec(commandLine);
   if (service) return service[2] === 'worker-main' ? 'transaction-worker' : service[1]!;
   if (commandLine.includes('endpoints-main')) return 'endpoints';
+  if (/monitor\/(?:src|dist)\/main\.[jt]s/.test(commandLine)) return 'monitor';
   if (/client\/(?:src|dist)\/main\.[jt]s/.test(commandLine)) return 'load client';
   if (commandLine.includes('DynamoDBLocal.jar')) return 'dynamodb-local';
   if (/(^|\/)postgres\b/.test(commandLine) || commandLine.startsWith('postgres:')) return 'postgres';

@@ -9,7 +9,10 @@
  * - at 32 closed-loop users (each polling every 5 ms), saga throughput ≥ 0.6 × what the
  *   DynamoDB allows: its ceiling of 3-item TransactWriteItems per second at that
  *   concurrency ÷ the transact writes a saga costs;
- * - the CPU per saga of each process, printed for each load.
+ * - the CPU per saga of each process, printed for each load;
+ * - the cost of the instrumentation: the system above runs as `npm start` does, every service
+ *   tracing to the monitor; the closed loop runs again on a second fresh system without the
+ *   monitor (tracing off), and the first's throughput must be ≥ 0.85 × the second's.
  *
  *   npm run bench -- [--duration 20] [--seed-users 10] [--closed-users 32] [--host URL --dynamodb URL]
  *
@@ -35,6 +38,8 @@ const CLOSED_LOOP_POLL_MS = 5;
 const SEED_P50_FACTOR = 1.2;
 const SEED_P99_FACTOR = 3;
 const TARGET_THROUGHPUT_SHARE = 0.6;
+/** Throughput with tracing on (the monitor receiving every span) ÷ throughput with it off. */
+const TARGET_INSTRUMENTED_RATIO = 0.85;
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +60,7 @@ if (![seedUsers, closedUsers].every((n) => Number.isInteger(n) && n >= 1) || !(d
   process.exit(2);
 }
 
-async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T>): Promise<T> {
+async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T>, monitor = true): Promise<T> {
   if (values.host) {
     if (!values.dynamodb) throw new Error('--host needs --dynamodb (the endpoint that system uses) to measure the ceiling');
     return work(values.host, values.dynamodb);
@@ -73,7 +78,7 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    system = await startScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-', signal: starting.signal }).catch((error: unknown) => {
+    system = await startScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-', signal: starting.signal, monitor }).catch((error: unknown) => {
       if (starting.signal.aborted) process.exit(130);
       throw error;
     });
@@ -143,7 +148,7 @@ function rssLine(): string | undefined {
   return rss?.map(({ role, mb }) => `${role} ${mb.toFixed(0)}`).join(', ');
 }
 
-await withSystem(async (host, dynamodb) => {
+const instrumented = await withSystem(async (host, dynamodb) => {
   const idleRss = rssLine();
   const phases: Array<{ label: string; run: Measurement }> = [];
   const measure = async (label: string, users: number, pollMs: number) => {
@@ -193,4 +198,16 @@ await withSystem(async (host, dynamodb) => {
   }
   if (nothingMeasured || targets.some(({ met }) => !met)) process.exitCode = 1;
   if (idleRss) console.log(`\nRSS by process (MB; postgres sums its processes):\n  idle, before the load  ${idleRss}\n  after the load         ${rssLine()}`);
+  return closedLoop;
 });
+
+// Only on systems the bench starts itself: a system given by --host has whatever instrumentation it has.
+if (!values.host) {
+  console.log(`\nclosed loop again, tracing off (no monitor): ${closedUsers} users for ${durationMs / 1000} s on a second fresh system ...`);
+  const uninstrumented = await withSystem((host) => measureSagas(host, closedUsers, CLOSED_LOOP_POLL_MS), false);
+  const ratio = uninstrumented.sagasPerSecond === 0 ? 0 : instrumented.sagasPerSecond / uninstrumented.sagasPerSecond;
+  const met = ratio >= TARGET_INSTRUMENTED_RATIO;
+  console.log(`  tracing on ${instrumented.sagasPerSecond.toFixed(1)} sagas/s (p50 ${instrumented.latency.p50Ms} ms), off ${uninstrumented.sagasPerSecond.toFixed(1)} sagas/s (p50 ${uninstrumented.latency.p50Ms} ms)`);
+  console.log(`  ${met ? 'ok    ' : 'MISSED'}  ${'instrumented ÷ uninstrumented closed-loop sagas/s'.padEnd(52)} ${ratio.toFixed(2).padStart(8)}   target ≥ ${TARGET_INSTRUMENTED_RATIO}`);
+  if (!met) process.exitCode = 1;
+}

@@ -38,7 +38,8 @@ export function buildProgram(): Command {
     .command('start')
     .description('start the whole local system (PostgreSQL, DynamoDB Local, four services per region, endpoints, load UI); Ctrl-C stops it')
     .option('--no-load-ui', 'do not start the load client UI on :8089')
-    .action(async (options: { loadUi: boolean }) => {
+    .option('--alarm-period <duration>', 'the monitor\'s alarm period, as 5m (CloudWatch\'s) or 10s for a demo (env ALARM_PERIOD)', alarmPeriod, process.env.ALARM_PERIOD ?? '5m')
+    .action(async (options: { loadUi: boolean; alarmPeriod: string }) => {
       const running = runningPid(pidFile());
       if (running) fail(`corebank is already running (pid ${running}); stop it first`);
       const started = Date.now();
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
       const system = await startLocalSystem({
         dataDir: dataDir(),
         ...(options.loadUi ? {} : { loadUiPort: null }),
+        alarmPeriod: options.alarmPeriod,
         progress: (line) => console.log(`  ${line}`),
         // What ECS would put in the service's events: a crash, and the restart that follows.
         onSupervisorEvent: (event) => {
@@ -80,6 +82,7 @@ export function buildProgram(): Command {
         console.log(`  ${region.spec.label.padEnd(8)} endpoint    ${region.endpoint}   (api.${region.spec.name}.example.com)`);
       }
       if (system.loadUi) console.log(`  load client UI       ${system.loadUi}`);
+      if (system.monitor) console.log(`  monitor dashboard    ${system.monitor}/   (traces, service map, alarms every ${options.alarmPeriod})`);
       console.log(`  routing controls     ${system.routingControls}   (corebank routing get|set)`);
       console.log(`  control plane        ${system.controlPlane}   (corebank status, corebank scale)`);
       console.log(`  DynamoDB             ${system.dynamodbEndpoint}`);
@@ -437,4 +440,12 @@ function runningPid(pidFile: string): number | undefined {
 function fail(message: string): never {
   console.error(`corebank: ${message}`);
   process.exit(1);
+}
+
+/** The monitor's alarm period: a whole number of ms, s, m or h (seconds without a unit), at least 1 s. */
+function alarmPeriod(value: string): string {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= 1000)) throw new InvalidArgumentError('expected a duration of at least 1s, such as 10s, 5m or 1h');
+  return value.trim();
 }

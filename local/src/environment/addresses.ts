@@ -16,6 +16,7 @@ export interface SystemAddresses {
   controlPlane: string;
   dynamodbEndpoint: string;
   loadUi?: string;
+  monitor?: string;
 }
 
 export const addressesFileOf = (dataDir: string) => join(dataDir, 'endpoints.json');

@@ -93,6 +93,8 @@ export function buildEndpoint(options: {
   const app = createService({
     name: options.name,
     logger: false,
+    // A public edge: it must not serve /metrics, and its proxying is not a service the monitor should show.
+    metrics: false,
     clientTimeouts: CLIENT_TIMEOUTS,
     health: async () => {
       if (options.informed && !options.informed()) throw new Error('no answer from the routing controls or the supervisor yet');

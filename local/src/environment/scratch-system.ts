@@ -32,12 +32,21 @@ export async function regionOnFreePorts(spec: RegionSpec, taken = new Set<number
 }
 
 /** Every port a scratch system listens on, all free when chosen. */
-export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 'regions' | 'globalPort' | 'postgresPort' | 'standbyPostgresPort' | 'dynamodbPort' | 'routingControlsPort' | 'controlPlanePort'>>> {
+export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 'regions' | 'globalPort' | 'postgresPort' | 'standbyPostgresPort' | 'dynamodbPort' | 'routingControlsPort' | 'controlPlanePort' | 'monitorPort'>>> {
   const taken = new Set<number>();
   const regions: RegionSpec[] = [];
   for (const region of LOCAL_REGIONS) regions.push(await regionOnFreePorts(region, taken));
-  const [globalPort, postgresPort, standbyPostgresPort, dynamodbPort, routingControlsPort, controlPlanePort] = await freePorts(6, taken);
-  return { regions, globalPort: globalPort!, postgresPort: postgresPort!, standbyPostgresPort: standbyPostgresPort!, dynamodbPort: dynamodbPort!, routingControlsPort: routingControlsPort!, controlPlanePort: controlPlanePort! };
+  const [globalPort, postgresPort, standbyPostgresPort, dynamodbPort, routingControlsPort, controlPlanePort, monitorPort] = await freePorts(7, taken);
+  return {
+    regions,
+    globalPort: globalPort!,
+    postgresPort: postgresPort!,
+    standbyPostgresPort: standbyPostgresPort!,
+    dynamodbPort: dynamodbPort!,
+    routingControlsPort: routingControlsPort!,
+    controlPlanePort: controlPlanePort!,
+    monitorPort: monitorPort!,
+  };
 }
 
 /**
@@ -46,7 +55,12 @@ export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 
  * the folder. `restart()` stops it and starts it again on the same folder and ports, as a
  * second `npm start` would (DynamoDB's tables, kept in memory, start empty again).
  */
-export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } = {}): Promise<ScratchSystem> {
+export async function startScratchSystem(
+  options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } & Pick<LocalSystemOptions, 'alarmPeriod' | 'alarmEvaluationPeriods'> & {
+    /** false: no monitor, tracing off (the bench's uninstrumented run). */
+    monitor?: boolean;
+  } = {},
+): Promise<ScratchSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'corebank-scratch-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as the postgres user when run as root
   const settings: LocalSystemOptions = {
@@ -56,6 +70,9 @@ export async function startScratchSystem(options: { serviceEnv?: Record<string, 
     loadUiPort: null,
     dynamodbInMemory: true,
     ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+    ...(options.monitor === false ? { monitorPort: null } : {}),
+    ...(options.alarmPeriod ? { alarmPeriod: options.alarmPeriod } : {}),
+    ...(options.alarmEvaluationPeriods ? { alarmEvaluationPeriods: options.alarmEvaluationPeriods } : {}),
   };
   const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
   let system = await startLocalSystem(settings).catch((error: unknown) => {

@@ -24,6 +24,7 @@ import {
   LOAD_UI_PORT,
   LOCAL_REGIONS,
   MAIN_TABLE,
+  MONITOR_PORT,
   paramTableOf,
   STANDBY_POSTGRES_PORT,
   type RegionSpec,
@@ -48,6 +49,11 @@ export interface LocalSystemOptions {
   dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
   loadUiPort?: number | null;
+  /** The monitor (OTLP receiver, alarms, dashboard) every service sends its traces to; null to leave it out, and tracing off. */
+  monitorPort?: number | null;
+  /** The monitor's alarm period ("5m", "10s") and evaluation periods (2). */
+  alarmPeriod?: string;
+  alarmEvaluationPeriods?: number;
   /** Extra environment for every service process (test-only knobs such as SAGA_STEP_DELAY_MS). */
   serviceEnv?: Record<string, string>;
   progress?: (line: string) => void;
@@ -72,6 +78,8 @@ export interface LocalSystem {
   dataDir: string;
   globalEndpoint: string;
   loadUi?: string;
+  /** The monitor's dashboard (its JSON API under /api/), unless left out. */
+  monitor?: string;
   dynamodbEndpoint: string;
   routingControls: string;
   /** The control plane's API: supervisor routes and the database's. */
@@ -94,6 +102,7 @@ const SERVICE_SOURCES = {
   load: 'client/src/main.ts',
   endpoints: 'local/src/environment/endpoints-main.ts',
   routingControls: 'local/src/environment/routing-controls-main.ts',
+  monitor: 'monitor/src/main.ts',
 } as const;
 const SERVICE_SCRIPTS = Object.fromEntries(Object.entries(SERVICE_SOURCES).map(([name, source]) => [name, builtPathOf(source)])) as Record<keyof typeof SERVICE_SOURCES, string>;
 
@@ -168,6 +177,22 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       });
       cleanups.push(() => load.stop());
     }
+    const monitorPort = options.monitorPort === undefined ? MONITOR_PORT : options.monitorPort;
+    const monitor = monitorPort === null ? undefined : url(monitorPort);
+    if (monitorPort !== null) {
+      const monitorProcess = startServiceProcess({
+        name: 'monitor',
+        script: SERVICE_SCRIPTS.monitor,
+        env: {
+          PORT: String(monitorPort),
+          HOST: '127.0.0.1',
+          ...(options.alarmPeriod ? { ALARM_PERIOD: options.alarmPeriod } : {}),
+          ...(options.alarmEvaluationPeriods ? { ALARM_EVALUATION_PERIODS: String(options.alarmEvaluationPeriods) } : {}),
+        },
+        logFile: join(logDir, 'monitor.log'),
+      });
+      cleanups.push(() => monitorProcess.stop());
+    }
 
     // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
     const [databases, dynamodbEndpoint] = await allSettledOrThrow([
@@ -179,7 +204,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const portsOf = (region: RegionSpec) =>
       Object.fromEntries(SERVICE_NAMES.map((service) => [service, region.instancePorts?.[service] ?? instancePorts(region.ports[service], MAX_DESIRED_COUNT)])) as Record<ServiceName, number[]>;
-    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: databases.urlsOf(region.name), dynamodbEndpoint })]));
+    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: databases.urlsOf(region.name), dynamodbEndpoint, ...(monitor ? { otlpEndpoint: monitor } : {}) })]));
     progress(`starting ${regions.map((region) => `${region.label} (${region.name})`).join(' and ')} services under the supervisor`);
     const supervisor = createSupervisor({
       services: regions.flatMap((region) => SERVICE_NAMES.map((service) => ({ region: region.name, service, ports: portsOf(region)[service], desired: 1 }))),
@@ -213,6 +238,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const endpointPorts = [globalPort, ...regions.map((region) => region.endpointPort)];
     await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000, 100, options.signal);
     if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
+    if (monitor) await waitFor('the monitor', () => fetchOk(`${monitor}/health`), 30_000, 100, options.signal);
 
     const runtimes: RegionRuntime[] = regions.map((region) => ({
       spec: region,
@@ -230,6 +256,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       controlPlane: controlPlaneUrl,
       dynamodbEndpoint,
       ...(loadUi ? { loadUi } : {}),
+      ...(monitor ? { monitor } : {}),
     };
     // `corebank status|routing|scale` read it to find this system, also on free ports.
     const addressesFile = addressesFileOf(options.dataDir);
@@ -240,6 +267,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       dataDir: options.dataDir,
       globalEndpoint: addresses.globalEndpoint,
       ...(loadUi ? { loadUi } : {}),
+      ...(monitor ? { monitor } : {}),
       dynamodbEndpoint,
       routingControls: routingControlsUrl,
       controlPlane: controlPlaneUrl,
@@ -359,7 +387,7 @@ async function prepareDynamoDb(options: LocalSystemOptions, regions: RegionSpec[
 function regionLauncher(
   region: RegionSpec,
   ports: Record<ServiceName, number[]>,
-  context: LocalSystemOptions & { logDir: string; serviceToken: string; databases: { balance: string; count: string }; dynamodbEndpoint: string },
+  context: LocalSystemOptions & { logDir: string; serviceToken: string; databases: { balance: string; count: string }; dynamodbEndpoint: string; otlpEndpoint?: string },
 ) {
   const dynamoEnv = {
     AWS_REGION: region.name,
@@ -369,17 +397,20 @@ function regionLauncher(
   };
   const base = (service: ServiceName) => url(ports[service][0]!);
   const envOf: Record<ServiceName, Record<string, string>> = {
-    balance: { BALANCE_DATABASE_URL: context.databases.balance },
-    count: { COUNT_DATABASE_URL: context.databases.count },
+    balance: { AWS_REGION: region.name, BALANCE_DATABASE_URL: context.databases.balance },
+    count: { AWS_REGION: region.name, COUNT_DATABASE_URL: context.databases.count },
     transaction: { ...dynamoEnv, WORKER_URL: base('worker') },
     worker: { ...dynamoEnv, BALANCE_URL: base('balance'), COUNT_URL: base('count') },
   };
+  // Traces to the monitor, under the names Application Signals shows (the worker is a service of its own there).
+  const telemetryOf = (service: ServiceName): Record<string, string> =>
+    context.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: context.otlpEndpoint, OTEL_SERVICE_NAME: service === 'worker' ? 'transaction-worker' : service } : {};
   return (service: ServiceName, port: number) => {
     const index = ports[service].indexOf(port);
     return startServiceProcess({
       name: `${region.name}/${service}#${index}`,
       script: SERVICE_SCRIPTS[service],
-      env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], PORT: String(port) },
+      env: { SERVICE_TOKEN: context.serviceToken, HOST: '127.0.0.1', ...context.serviceEnv, ...envOf[service], ...telemetryOf(service), PORT: String(port) },
       logFile: join(context.logDir, `${region.name}-${service}${index > 0 ? `-${index}` : ''}.log`),
     });
   };

@@ -1,4 +1,4 @@
-import { context, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, createContextKey, INVALID_SPAN_CONTEXT, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { App } from './http.ts';
 
 /**
@@ -72,8 +72,25 @@ export function traceContextCarrier(active: Context = context.active()): Record<
   return carrier;
 }
 
-/** The context a carrier (incoming headers, a stored saga's traceparent) continues. */
-export const contextFromCarrier = (carrier: Record<string, string | string[] | undefined>): Context => propagation.extract(context.active(), carrier);
+/**
+ * The context a carrier (incoming headers, a stored saga's traceparent) continues, on top of
+ * `base` (the active context; ROOT_CONTEXT for work that must not inherit it).
+ */
+export const contextFromCarrier = (carrier: Record<string, string | string[] | undefined>, base: Context = context.active()): Context => propagation.extract(base, carrier);
+export { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+
+/**
+ * Marks work that is the platform's, not the service's (a health check's database ping, the
+ * worker's poll of its queue): no spans inside it, else a root span a second per instance
+ * would drown the traces of real requests.
+ */
+const UNTRACED = createContextKey('corebank.untraced');
+export function withoutTracing<T>(work: () => T): T {
+  return enabled ? context.with(context.active().setValue(UNTRACED, true), work) : work();
+}
+const untracedNow = () => context.active().getValue(UNTRACED) === true;
+
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
  * Runs `work` inside a new span (a saga step, say), child of `parent` (a context from
@@ -85,8 +102,9 @@ export async function withSpan<T>(
   work: (span: Span) => Promise<T>,
   options: { parent?: Context; kind?: SpanKind } = {},
 ): Promise<T> {
-  if (!enabled) return work(trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  if (!enabled) return work(NO_SPAN);
   const parent = options.parent ?? context.active();
+  if (parent.getValue(UNTRACED) === true) return work(NO_SPAN);
   const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
@@ -123,6 +141,7 @@ export function registerTracing(app: Pick<App, 'addHook'>): void {
   app.addHook('preHandler', (request, _reply, done) => {
     const traced = requestSpans.get(request);
     if (traced) context.with(traced.context, done);
+    else if (UNTRACED_ROUTES.has(request.routeOptions.url ?? '')) withoutTracing(done);
     else done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -147,7 +166,7 @@ export async function tracedCall<T>(
   call: (headers: Record<string, string>) => Promise<T>,
   statusOf?: (result: T) => number,
 ): Promise<T> {
-  if (!enabled) return call({});
+  if (!enabled || untracedNow()) return call({});
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes });
   const headers = traceContextCarrier(trace.setSpan(context.active(), span));
   try {

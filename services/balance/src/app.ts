@@ -1,5 +1,6 @@
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { accountIdOf, createPostgresService, ErrorReply, Quantity, requireServiceToken, TransactionId, type App } from '@corebank/kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { accountIdOf, createPostgresService, envBool, ErrorReply, Quantity, requireServiceToken, TransactionId, type App } from '@corebank/kit';
 import { createBalanceLedger } from './ledger.ts';
 
 export interface BalanceAppOptions {
@@ -7,6 +8,12 @@ export interface BalanceAppOptions {
   /** Shared secret the worker sends on the internal PUT routes. */
   serviceToken: string;
   logger?: boolean;
+  /**
+   * Test-only (TEST_ONLY_LATENCY_CONTROL=true): PUT /test-only/latency {"ms": n}, with the
+   * service token, delays every later request by n ms until set back to 0, so that a test
+   * can make the latency alarm fire and clear without restarting the service.
+   */
+  latencyControl?: boolean;
 }
 
 const BalanceReply = Type.Object({ balance: Type.Integer(), accountId: Type.String() });
@@ -23,6 +30,7 @@ const errors = { 400: ErrorReply, 403: ErrorReply, 409: ErrorReply };
 export function buildBalanceApp(options: BalanceAppOptions): App {
   const { app, pool } = createPostgresService({ name: 'balance', ...options });
   const ledger = createBalanceLedger(pool);
+  if (options.latencyControl ?? envBool('TEST_ONLY_LATENCY_CONTROL', false)) registerLatencyControl(app, options.serviceToken);
 
   app.get('/balance', { schema: { response: { 200: BalanceReply, 400: ErrorReply } } }, async (request) => {
     const accountId = accountIdOf(request);
@@ -47,4 +55,24 @@ export function buildBalanceApp(options: BalanceAppOptions): App {
   });
 
   return app;
+}
+
+const LatencyBody = Type.Object({ ms: Type.Integer({ minimum: 0, maximum: 10_000 }) }, { additionalProperties: false });
+/** Not delayed: the platform's routes (a slow health check would get the instance restarted) and the switch itself. */
+const UNDELAYED_ROUTES = new Set(['/health', '/metrics', '/test-only/latency']);
+
+function registerLatencyControl(app: App, serviceToken: string): void {
+  let injectedMs = 0;
+  app.addHook('onRequest', async (request) => {
+    if (injectedMs > 0 && !UNDELAYED_ROUTES.has(request.routeOptions.url ?? '')) await sleep(injectedMs);
+  });
+  app.register(async (scope) => {
+    const control = scope.withTypeProvider<TypeBoxTypeProvider>();
+    control.addHook('onRequest', requireServiceToken(serviceToken));
+    control.put('/test-only/latency', { schema: { body: LatencyBody, response: { 200: LatencyBody, 400: ErrorReply, 403: ErrorReply } } }, async (request) => {
+      injectedMs = request.body.ms;
+      app.log.warn({ injectedMs }, 'test-only latency set');
+      return { ms: injectedMs };
+    });
+  });
 }

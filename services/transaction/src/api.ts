@@ -11,6 +11,7 @@ import {
   Quantity,
   serviceUnavailable,
   tooManyRequests,
+  traceContextCarrier,
   TransactionId,
   type App,
   type ServiceOptions,
@@ -91,6 +92,8 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     const idempotencyKey = idempotencyKeyOf(request);
     await requireOpenRegion();
     const leaseToken = nudgeWorker.enabled ? `handover-${randomUUID()}` : undefined;
+    // Empty when tracing is off: then no attribute is written.
+    const { traceparent } = traceContextCarrier();
     const result = await store.createSaga({
       transactionId: randomUUID(),
       accountId,
@@ -98,6 +101,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
       quantity,
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
       ...(leaseToken ? { handOverLease: { owner: leaseToken, durationMs: HAND_OVER_LEASE_MS } } : {}),
+      ...(traceparent ? { traceparent } : {}),
     });
     switch (result.outcome) {
       case 'created':

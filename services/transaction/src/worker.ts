@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { createService, createServiceClient, type App, type ServiceClient, type ServiceOptions } from '@corebank/kit';
+import { createService, createServiceClient, registerGauge, withoutTracing, type App, type ServiceClient, type ServiceOptions } from '@corebank/kit';
 import type { WorkerConfig } from './config.ts';
 import { registerNudgeRoute } from './nudge/worker-routes.ts';
 import { registerRegionStateRoute } from './region-state.ts';
@@ -155,6 +155,7 @@ export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: W
   const { logger: _logger, ...workerOptions } = options;
   worker = createWorker({ ...workerOptions, logger: app.log });
   registerNudgeRoute(app, worker, options.serviceToken);
+  registerWorkerGauges(worker);
   // stuckSagas is read from the table: the count of stuck sagas an alarm watches.
   app.get('/worker/stats', async () => ({ ...worker.stats(), stuckSagas: await worker.countStuckSagas() }));
   const started = worker;
@@ -167,4 +168,29 @@ export function buildWorkerApp(options: WorkerAppOptions): { app: App; worker: W
   // next step boundary instead of keeping the worker driving sagas during the drain.
   app.addHook('preClose', async () => started.stop());
   return { app, worker: started };
+}
+
+/** How long the stuck-saga gauge keeps a count: a scrape every few seconds costs one query per this, not one each. */
+const STUCK_COUNT_TTL_MS = 30_000;
+
+/**
+ * The worker's gauges, read at scrape time from what it holds in memory: the sagas nudged
+ * while every slot was busy (its backlog), and the stuck sagas (a count of the table's stuck
+ * partition, refreshed at most every STUCK_COUNT_TTL_MS; a saga this worker marks stuck
+ * counts at once).
+ */
+function registerWorkerGauges(worker: Worker): void {
+  let stuck: { count: number; readAt: number; markedStuck: number } | undefined;
+  registerGauge('corebank_worker_backlog', 'Sagas nudged to this worker while every slot was busy, waiting to start', () => worker.stats().backlog);
+  registerGauge('corebank_sagas_stuck', 'Sagas whose compensation exhausted its budget, waiting for an operator (corebank sagas --stuck)', async () => {
+    const { markedStuck } = worker.stats();
+    if (!stuck || Date.now() - stuck.readAt > STUCK_COUNT_TTL_MS) {
+      try {
+        stuck = { count: await withoutTracing(() => worker.countStuckSagas()), readAt: Date.now(), markedStuck };
+      } catch (error) {
+        if (!stuck) throw error; // the table unreadable: the last count stands until it is readable again
+      }
+    }
+    return stuck.count + (markedStuck - stuck.markedStuck);
+  });
 }

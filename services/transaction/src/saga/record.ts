@@ -31,6 +31,11 @@ const fields = {
   lastError: Type.Optional(Type.String()),
   createdAt: Type.String(),
   updatedAt: Type.String(),
+  /**
+   * The W3C traceparent of the request that created the saga (when tracing is on), so that
+   * the worker's spans for it continue that request's trace: one deposit, one trace.
+   */
+  traceparent: Type.Optional(Type.String({ maxLength: 128 })),
 };
 
 /** One saga as the store keeps it. */

@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { instrumentAwsClient } from '@corebank/kit';
 
 export const DEFAULT_DYNAMODB_REQUEST_TIMEOUT_MS = 5000;
 
@@ -54,5 +55,7 @@ export function createDynamoClients(options: DynamoOptions): DynamoClients {
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
+  // Every command timed into db_client_operation_duration_seconds, and traced when tracing is on.
+  instrumentAwsClient(client);
   return { client, doc, destroy: () => client.destroy() };
 }

@@ -26,6 +26,8 @@ export interface NewSaga {
    * nudge), so that the nudged worker starts it without a claim write.
    */
   handOverLease?: { owner: string; durationMs: number };
+  /** The creating request's trace context, kept with the saga for the worker's spans. */
+  traceparent?: string;
 }
 
 export type CreateSagaResult =
@@ -103,6 +105,7 @@ export function createSagaStore(options: SagaStoreOptions) {
         : {}),
       createdAt: at,
       updatedAt: at,
+      ...(input.traceparent ? { traceparent: input.traceparent } : {}),
     };
     const items: NonNullable<TransactWriteCommandInput['TransactItems']> = [];
     if (input.idempotencyKey !== undefined) {

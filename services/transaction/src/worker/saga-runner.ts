@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
-import { ACCOUNT_HEADER, UpstreamUnavailableError, type ServiceClient } from '@corebank/kit';
+import { ACCOUNT_HEADER, contextFromCarrier, isTracing, registerCounter, ROOT_CONTEXT, SpanKind, UpstreamUnavailableError, withSpan, type ServiceClient } from '@corebank/kit';
 import { isCompensation, nextStep, stepRequest, type StepOutcome, type TargetService } from '../saga/machine.ts';
 import type { SagaRecord } from '../saga/record.ts';
 import { LeaseLostError, type SagaStore } from '../store/saga-store.ts';
@@ -54,6 +54,9 @@ class HandOffError extends Error {
   override name = 'HandOffError';
 }
 
+/** Sagas that ended in this worker, by kind and outcome (success, rolled_back, stuck). */
+const sagasEnded = registerCounter('corebank_sagas_total', 'Sagas that ended in this worker, by kind and outcome (success, rolled_back, stuck)', ['kind', 'outcome']);
+
 interface StepResult {
   outcome: StepOutcome;
   withdrawalCount?: number;
@@ -95,7 +98,21 @@ export function createSagaRunner(options: SagaRunnerOptions) {
     const saga = handOver ? handOver.saga : await store.claimSaga(transactionId, workerId, leaseMs);
     if (!saga) return undefined;
     counters.claimed++;
-    return driveSaga(saga, handOver ? handOver.leaseToken : workerId);
+    const owner = handOver ? handOver.leaseToken : workerId;
+    if (!isTracing()) return driveSaga(saga, owner);
+    // The saga continues the trace of the request that created it (a claimed one too: the
+    // context is stored with it), not whatever this worker was doing when it took the saga.
+    const parent = contextFromCarrier(saga.traceparent ? { traceparent: saga.traceparent } : {}, ROOT_CONTEXT);
+    return withSpan(
+      `saga ${saga.kind}`,
+      { 'transaction.id': saga.transactionId, 'saga.kind': saga.kind, 'saga.step': saga.step, 'saga.attempt': saga.attempts },
+      async (span) => {
+        const ended = await driveSaga(saga, owner);
+        span.setAttribute('saga.outcome', ended ? outcomeOf(ended.status) : 'not_ended_here');
+        return ended;
+      },
+      { parent, kind: SpanKind.CONSUMER },
+    );
   }
 
   /**
@@ -108,13 +125,19 @@ export function createSagaRunner(options: SagaRunnerOptions) {
       for (;;) {
         await checkStillOurs();
         saga = await keepLease(saga, owner);
-        const result = await performStep(saga, () => keepLease(saga, owner).then((renewed) => void (saga = renewed)));
+        const current = saga;
+        const result = await withSpan(`step ${current.step}`, { 'saga.step': current.step, 'transaction.id': current.transactionId }, async (span) => {
+          const stepResult = await performStep(current, () => keepLease(saga, owner).then((renewed) => void (saga = renewed)));
+          span.setAttribute('saga.outcome', stepResult.outcome);
+          return stepResult;
+        });
         await pause(stepDelayMs);
         const transition = nextStep(saga.kind, saga.step, result.outcome);
         if (transition.kind === 'finish') {
           const finished = await store.finishSaga(saga, owner, transition.status);
           if (transition.status === 'status#success') counters.succeeded++;
           else counters.rolledBack++;
+          sagasEnded.inc({ kind: saga.kind, outcome: outcomeOf(transition.status) });
           log.debug({ transactionId: saga.transactionId, status: transition.status }, 'saga finished');
           return finished;
         }
@@ -122,6 +145,7 @@ export function createSagaRunner(options: SagaRunnerOptions) {
           const problem = result.problem ?? 'compensation failed';
           await store.markStuck(saga, owner, problem);
           counters.markedStuck++;
+          sagasEnded.inc({ kind: saga.kind, outcome: 'stuck' });
           log.error({ transactionId: saga.transactionId, accountId: saga.accountId, step: saga.step, problem }, 'compensation exhausted its budget; saga is stuck, its account stays locked');
           return undefined;
         }
@@ -204,4 +228,11 @@ export function createSagaRunner(options: SagaRunnerOptions) {
   }
 
   return { run, counters };
+}
+
+/** A finished saga's status as a metric or span label: success or rolled_back (pending: not finished). */
+function outcomeOf(status: SagaRecord['status']): string {
+  if (status === 'status#success') return 'success';
+  if (status === 'status#success_rollback') return 'rolled_back';
+  return 'pending';
 }

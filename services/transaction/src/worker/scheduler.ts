@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { within } from '@corebank/kit';
+import { within, withoutTracing } from '@corebank/kit';
 import type { SagaRecord } from '../saga/record.ts';
 import type { HandOver } from './saga-runner.ts';
 
@@ -81,7 +81,8 @@ export function createScheduler(options: SchedulerOptions) {
 
   async function pollLogged() {
     try {
-      await pollOnce();
+      // A poll is the worker's own housekeeping, every pollMs: traced, it would drown the sagas' traces.
+      await withoutTracing(pollOnce);
     } catch (error) {
       log.warn({ err: error }, 'polling for pending sagas failed');
     }

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_TOKEN_HEADER, waitFor } from '@corebank/kit';
+import { startScratchSystem } from '../../local/src/environment/scratch-system.ts';
+import { apiClient } from './api-client.ts';
+
+/**
+ * The monitoring issue's two checks, on the whole local system: one deposit is one trace
+ * through the API, the worker and balance; and balance's latency alarm goes to ALARM and back
+ * to OK, each with a notification. Periods of 2 s, so that two breaching periods take seconds.
+ */
+const ALARM_PERIOD_S = 2;
+const INJECTED_LATENCY_MS = 1500;
+
+let system: Awaited<ReturnType<typeof startScratchSystem>>;
+let api: ReturnType<typeof apiClient>;
+const newAccount = () => `mon${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+
+interface TraceSummary {
+  traceId: string;
+  services: string[];
+}
+interface TraceSpan {
+  service: string;
+  name: string;
+  kind: string;
+  attributes: Record<string, string | number | boolean>;
+}
+interface Notification {
+  alarm: string;
+  from: string;
+  to: string;
+}
+
+const monitorGet = async <T>(path: string): Promise<T> => {
+  const response = await fetch(`${system.monitor}${path}`);
+  if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+  return (await response.json()) as T;
+};
+
+beforeAll(async () => {
+  system = await startScratchSystem({
+    tmpPrefix: 'corebank-e2e-monitoring-',
+    alarmPeriod: `${ALARM_PERIOD_S}s`,
+    alarmEvaluationPeriods: 2,
+    // Spans exported within 200 ms (the SDK's default waits 5 s, longer than a period) and the test-only latency switch.
+    serviceEnv: { OTEL_BSP_SCHEDULE_DELAY: '200', TEST_ONLY_LATENCY_CONTROL: 'true', LOG_LEVEL: 'warn' },
+  });
+  api = apiClient(system.regions[0]!.endpoint);
+}, 180_000);
+afterAll(() => system?.stop(), 60_000);
+
+describe('monitoring the local system', () => {
+  it('traces one deposit as one trace: the API, the worker (a span per step) and balance with its SQL', async () => {
+    const account = newAccount();
+    const reply = await api.deposit(account, 1000);
+    expect(reply.status).toBe(200);
+    const transactionId = reply.body.transactionId as string;
+    expect(await api.finished(account, transactionId)).toBe('status#success');
+
+    let spans: TraceSpan[] = [];
+    await waitFor('the deposit\'s trace in the monitor', async () => {
+      const summaries = await monitorGet<TraceSummary[]>('/api/traces?limit=1000');
+      const candidates = summaries.filter((trace) => trace.services.includes('transaction-worker'));
+      for (const candidate of candidates) {
+        const trace = await monitorGet<{ spans: TraceSpan[] }>(`/api/traces/${candidate.traceId}`);
+        if (!trace.spans.some((span) => span.attributes['transaction.id'] === transactionId)) continue;
+        spans = trace.spans;
+        const services = new Set(spans.map((span) => span.service));
+        if (!['transaction', 'transaction-worker', 'balance'].every((service) => services.has(service))) throw new Error(`the trace has only ${[...services].join(', ')} so far`);
+        if (!spans.some((span) => span.name === 'step deposit_balance')) throw new Error('no step span yet');
+        return;
+      }
+      throw new Error(`no trace with transaction ${transactionId} yet`);
+    }, 20_000, 200);
+
+    const saga = spans.find((span) => span.name === 'saga deposit');
+    expect(saga).toMatchObject({ service: 'transaction-worker', kind: 'consumer', attributes: { 'transaction.id': transactionId, 'saga.outcome': 'success' } });
+    expect(spans.find((span) => span.name === 'step deposit_balance')?.attributes).toMatchObject({ 'saga.step': 'deposit_balance', 'transaction.id': transactionId, 'saga.outcome': 'succeeded' });
+    expect(spans.some((span) => span.service === 'transaction' && span.kind === 'server' && span.name.startsWith('POST /transaction/deposit'))).toBe(true);
+    expect(spans.some((span) => span.service === 'balance' && span.kind === 'server')).toBe(true);
+    expect(spans.some((span) => span.service === 'balance' && span.attributes['db.system.name'] === 'postgresql')).toBe(true);
+    expect(spans.some((span) => span.service === 'transaction' && span.attributes['db.system.name'] === 'dynamodb')).toBe(true);
+  }, 60_000);
+
+  it('raises balance-HighLatency with a notification while balance answers in 1.5 s, and clears it when it is fast again', async () => {
+    const balanceBase = `http://127.0.0.1:${system.regions[0]!.instancePorts.balance[0]}`;
+    const setLatency = async (ms: number) => {
+      const response = await fetch(`${balanceBase}/test-only/latency`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: system.serviceToken },
+        body: JSON.stringify({ ms }),
+      });
+      expect(response.status).toBe(200);
+    };
+    const notifications = () => monitorGet<Notification[]>('/api/notifications');
+    const seen = (list: Notification[], to: string) => list.some((notification) => notification.alarm === 'balance-HighLatency' && notification.to === to);
+    expect(seen(await notifications(), 'ALARM')).toBe(false);
+
+    // A few users reading their balance, all the time, so that every period has requests.
+    const account = newAccount();
+    let driving = true;
+    const users = Array.from({ length: 4 }, async () => {
+      while (driving) await api.call('GET', '/balance', account);
+    });
+    try {
+      await setLatency(INJECTED_LATENCY_MS);
+      await waitFor('balance-HighLatency to go to ALARM', async () => {
+        if (!seen(await notifications(), 'ALARM')) throw new Error('no ALARM notification yet');
+      }, 20_000, 250);
+      const alarms = await monitorGet<Array<{ name: string; state: string }>>('/api/alarms');
+      expect(alarms.find((alarm) => alarm.name === 'balance-HighLatency')?.state).toBe('ALARM');
+
+      await setLatency(0);
+      await waitFor('balance-HighLatency back to OK', async () => {
+        if (!seen(await notifications(), 'OK')) throw new Error('no OK notification yet');
+      }, 20_000, 250);
+    } finally {
+      driving = false;
+      await Promise.allSettled(users);
+      await setLatency(0).catch(() => {});
+    }
+    const list = await notifications();
+    // Newest first: the return to OK after the ALARM, and nothing else from balance's other alarm.
+    const balanceLatency = list.filter((notification) => notification.alarm === 'balance-HighLatency').map((notification) => `${notification.from}->${notification.to}`);
+    expect(balanceLatency[0]).toBe('ALARM->OK');
+    expect(balanceLatency.slice(1).some((transition) => transition.endsWith('->ALARM'))).toBe(true);
+    expect(list.some((notification) => notification.alarm === 'balance-HighErrorRate')).toBe(false);
+  }, 90_000);
+});
