@@ -1,11 +1,9 @@
-import { ConfigError, envInt, envOptional, envString } from '@corebank/kit';
+import { ConfigError, durationMs, envInt, envOptional, envString } from '@corebank/kit';
 
 /** "10s", "5m", "1h", "300" (seconds) → milliseconds. */
 export function parseDuration(text: string, name: string): number {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new ConfigError(`${name} must be a duration like 10s, 5m or 1h, got "${text}"`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Number(match[1]) * factor;
+  const ms = durationMs(text);
+  if (ms === undefined) throw new ConfigError(`${name} must be a duration like 10s, 5m or 1h, got "${text}"`);
   if (ms < 1000) throw new ConfigError(`${name} must be at least 1s, got "${text}"`);
   return ms;
 }

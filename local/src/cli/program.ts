@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { envOptional, externalDatabaseUrl } from '@corebank/kit';
+import { durationMs, envOptional, externalDatabaseUrl } from '@corebank/kit';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
 import { createDynamoClients, createSagaStore, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
@@ -444,8 +444,7 @@ function fail(message: string): never {
 
 /** The monitor's alarm period: a whole number of ms, s, m or h (seconds without a unit), at least 1 s. */
 function alarmPeriod(value: string): string {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
-  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
-  if (!(ms >= 1000)) throw new InvalidArgumentError('expected a duration of at least 1s, such as 10s, 5m or 1h');
+  const ms = durationMs(value);
+  if (ms === undefined || ms < 1000) throw new InvalidArgumentError('expected a duration of at least 1s, such as 10s, 5m or 1h');
   return value.trim();
 }

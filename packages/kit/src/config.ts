@@ -120,3 +120,15 @@ export async function runEntryPoint(name: string, start: () => Promise<void>): P
     process.exit(2);
   }
 }
+
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * A duration as people write it for a setting or an option (`500ms`, `10s`, `5m`, `1h`; a bare
+ * number is seconds) in milliseconds, or undefined when the text is not one.
+ */
+export function durationMs(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS_MS[(match[2] ?? 's') as keyof typeof DURATION_UNITS_MS];
+}

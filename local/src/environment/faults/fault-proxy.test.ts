@@ -19,7 +19,8 @@ function timedGet(url: string, timeoutMs: number): Promise<{ status: number; bod
 describe('fault proxy', () => {
   let target: Server;
   let proxy: FaultProxy;
-  const RTO = 300;
+  // Long enough that a loaded machine's own delays never look like a fault's.
+  const RTO = 1_000;
 
   beforeAll(async () => {
     target = createServer((request, response) => {
@@ -41,23 +42,23 @@ describe('fault proxy', () => {
   });
 
   it('adds the latency to each direction and clears it', async () => {
-    proxy.inject({ kind: 'latency', ms: 150 });
-    const slow = await timedGet(`${proxy.url}/slow`, 3_000);
+    proxy.inject({ kind: 'latency', ms: 400 });
+    const slow = await timedGet(`${proxy.url}/slow`, 5_000);
     expect(slow).not.toBe('timeout');
     if (slow === 'timeout') return;
     expect(slow.body).toBe('echo /slow');
-    // Request and answer each wait 150 ms.
-    expect(slow.ms).toBeGreaterThanOrEqual(300);
+    // Request and answer each wait 400 ms.
+    expect(slow.ms).toBeGreaterThanOrEqual(800);
     proxy.clear();
     const fast = await timedGet(`${proxy.url}/fast`, 3_000);
-    expect(fast !== 'timeout' && fast.ms).toBeLessThan(150);
+    expect(fast !== 'timeout' && fast.ms).toBeLessThan(800);
   });
 
   it('at 100 % loss holds every chunk one retransmission timeout: a client with a shorter timeout times out, the bytes still arrive intact', async () => {
     proxy.inject({ kind: 'packet-loss', percent: 100 });
     try {
       expect(await timedGet(`${proxy.url}/lossy`, RTO - 50)).toBe('timeout');
-      const patient = await timedGet(`${proxy.url}/lossy`, 5_000);
+      const patient = await timedGet(`${proxy.url}/lossy`, 10_000);
       expect(patient).toMatchObject({ status: 200, body: 'echo /lossy' });
       expect(patient !== 'timeout' && patient.ms).toBeGreaterThanOrEqual(2 * RTO);
     } finally {

@@ -21,6 +21,7 @@
  * 127.0.0.1 only.
  */
 import { createServer, connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type ProxyFault = { kind: 'latency'; ms: number } | { kind: 'packet-loss'; percent: number } | { kind: 'blackhole' };
 export type ProxyFaultKind = ProxyFault['kind'];
@@ -50,6 +51,11 @@ interface Direction {
   to: () => Socket | undefined;
   /** When the last chunk scheduled in this direction goes out: later chunks never overtake it. */
   releaseAt: number;
+  /**
+   * The delivery of the last chunk scheduled: each waits for it, because timers of different
+   * durations that fall due in the same millisecond may fire in either order.
+   */
+  delivered: Promise<void>;
   held: Array<Buffer | 'end'>;
   heldBytes: number;
 }
@@ -86,8 +92,12 @@ export async function createFaultProxy(options: FaultProxyOptions) {
       if (item === 'end') to.end();
       else to.write(item);
     };
-    if (direction.releaseAt <= now) deliver();
-    else setTimeout(deliver, direction.releaseAt - now);
+    const releaseAt = direction.releaseAt;
+    direction.delivered = direction.delivered.then(async () => {
+      const wait = releaseAt - Date.now();
+      if (wait > 0) await sleep(wait);
+      deliver();
+    });
   }
 
   function forward(connection: Connection, direction: Direction, item: Buffer | 'end') {
@@ -131,8 +141,8 @@ export async function createFaultProxy(options: FaultProxyOptions) {
   const server = createServer({ allowHalfOpen: true }, (client) => {
     const connection: Connection = {
       client,
-      up: { to: () => connection.upstream, releaseAt: 0, held: [], heldBytes: 0 },
-      down: { to: () => connection.client, releaseAt: 0, held: [], heldBytes: 0 },
+      up: { to: () => connection.upstream, releaseAt: 0, delivered: Promise.resolve(), held: [], heldBytes: 0 },
+      down: { to: () => connection.client, releaseAt: 0, delivered: Promise.resolve(), held: [], heldBytes: 0 },
     };
     connections.add(connection);
     client.on('data', (chunk: Buffer) => forward(connection, connection.up, chunk));

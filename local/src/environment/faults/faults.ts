@@ -5,6 +5,8 @@
  * supervisor's desired count for scale-to-zero, a SIGKILL for kill) and undoes it on
  * `fault clear` or when its duration ends.
  */
+import { durationMs } from '@corebank/kit';
+
 export const FAULT_KINDS = ['packet-loss', 'latency', 'blackhole', 'scale-to-zero', 'kill'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export const FAULT_SERVICES = ['balance', 'count', 'transaction', 'worker'] as const;
@@ -35,14 +37,11 @@ export class FaultArgumentError extends Error {
   override name = 'FaultArgumentError';
 }
 
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
 /** `500ms`, `30s`, `2m`, `1h` → ms; at least 1 s, at most 24 h. */
 export function parseDuration(text: string): number {
-  const match = DURATION.exec(text.trim());
-  if (!match) throw new FaultArgumentError(`--duration must look like 30s, 2m or 500ms, not "${text}"`);
-  const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  // A unit is required here: a bare number could be read as seconds or milliseconds.
+  const ms = /\d$/.test(text.trim()) ? undefined : durationMs(text);
+  if (ms === undefined) throw new FaultArgumentError(`--duration must look like 30s, 2m or 500ms, not "${text}"`);
   if (ms < 1000 || ms > 24 * 3_600_000) throw new FaultArgumentError(`--duration must be from 1s to 24h, not ${text}`);
   return ms;
 }
