@@ -46,7 +46,9 @@ export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 
  * the folder. `restart()` stops it and starts it again on the same folder and ports, as a
  * second `npm start` would (DynamoDB's tables, kept in memory, start empty again).
  */
-export async function startScratchSystem(options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } = {}): Promise<ScratchSystem> {
+export async function startScratchSystem(
+  options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal; canaryPeriodMs?: number; onControlPlaneEvent?: (line: string) => void } = {},
+): Promise<ScratchSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'corebank-scratch-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as the postgres user when run as root
   const settings: LocalSystemOptions = {
@@ -56,6 +58,8 @@ export async function startScratchSystem(options: { serviceEnv?: Record<string, 
     loadUiPort: null,
     dynamodbInMemory: true,
     ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+    ...(options.canaryPeriodMs ? { canaryPeriodMs: options.canaryPeriodMs } : {}),
+    ...(options.onControlPlaneEvent ? { onControlPlaneEvent: options.onControlPlaneEvent } : {}),
   };
   const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
   let system = await startLocalSystem(settings).catch((error: unknown) => {
