@@ -98,7 +98,7 @@ export function createInitiatorLoop(io: InitiatorLoopIo) {
   }
 
   return {
-    /** A canary alarm entered ALARM. */
+    /** A canary alarm (or several, named together) entered ALARM. */
     async trigger(alarm: string): Promise<void> {
       if (current) {
         io.log(`auto-failover: ${alarm} entered ALARM; merged into the initiation already open`);
@@ -255,8 +255,9 @@ export function startAutoFailover(options: AutoFailoverOptions) {
       if (notification) notify(notification);
       if (current.state !== 'ALARM' && status.state === 'ALARM') entered.push(definition.name);
     }
-    // Both alarms are evaluated before the first trigger, so one that joins in the same period counts at once.
-    for (const name of entered) await loop.trigger(name);
+    // Alarms entering ALARM in the same period are one trigger: a second would open a new
+    // initiation right after the first started the failover, only to retry against it.
+    if (entered.length > 0) await loop.trigger(entered.join(' and '));
     const region = await options.primaryRegion().catch(() => undefined);
     if (region && !loop.open()) await watch(region);
   }
