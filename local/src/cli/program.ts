@@ -19,6 +19,8 @@ import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environmen
 import type { ServiceStatus } from '../environment/supervisor.ts';
 import type { WorkflowName } from '@corebank/workflow';
 import { SERVICE_NAMES } from '../environment/system.ts';
+import type { AutoFailoverStatus } from '../environment/auto-failover.ts';
+import { FaultArgumentError, formatFaultList, parseDuration, parseFaultArgs, FAULT_KINDS } from '../environment/faults/faults.ts';
 
 /** Embedded defaults, so that the set-up commands reach what `npm start` runs. */
 const localDatabaseUrl = (service: 'balance' | 'count') => externalDatabaseUrl(service) ?? embeddedPostgresUrl(EMBEDDED_POSTGRES_PORT, service);
@@ -39,7 +41,14 @@ export function buildProgram(): Command {
     .description('start the whole local system (PostgreSQL, DynamoDB Local, four services per region, endpoints, load UI); Ctrl-C stops it')
     .option('--no-load-ui', 'do not start the load client UI on :8089')
     .option('--alarm-period <duration>', 'the monitor\'s alarm period, as 5m (CloudWatch\'s) or 10s for a demo (env ALARM_PERIOD)', alarmPeriod, process.env.ALARM_PERIOD ?? '5m')
-    .action(async (options: { loadUi: boolean; alarmPeriod: string }) => {
+    .option('--canary-period <duration>', 'the canaries\' and their alarms\' period (60s; e.g. 5s for a demo)', (value) => {
+      try {
+        return parseDuration(value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    })
+    .action(async (options: { loadUi: boolean; alarmPeriod: string; canaryPeriod?: number }) => {
       const running = runningPid(pidFile());
       if (running) fail(`corebank is already running (pid ${running}); stop it first`);
       const started = Date.now();
@@ -56,7 +65,11 @@ export function buildProgram(): Command {
         dataDir: dataDir(),
         ...(options.loadUi ? {} : { loadUiPort: null }),
         alarmPeriod: options.alarmPeriod,
+        ...(options.canaryPeriod ? { canaryPeriodMs: options.canaryPeriod } : {}),
         progress: (line) => console.log(`  ${line}`),
+        onControlPlaneEvent: (line) => {
+          if (!stopping) console.log(`${new Date().toISOString()} ${line}`);
+        },
         // What ECS would put in the service's events: a crash, and the restart that follows.
         onSupervisorEvent: (event) => {
           if (stopping) return;
@@ -268,6 +281,7 @@ export function buildProgram(): Command {
       const status = await readSystemStatus(system).catch((error: Error) => fail(`could not read the status: ${error.message}`));
       if (options.json) return console.log(JSON.stringify(status, null, 2));
       console.log(`active region: ${status.activeRegion ?? 'none (every routing control is Off)'}   global endpoint ${system.globalEndpoint}`);
+      if (status.autoFailover) console.log(autoFailoverLine(status.autoFailover));
       for (const region of status.regions) {
         const label = system.regions.find((each) => each.region === region.region)?.label ?? region.region;
         const lag = region.replicationLagBytes === null ? '' : `, replication lag ${region.replicationLagBytes} bytes`;
@@ -357,6 +371,53 @@ export function buildProgram(): Command {
       }
     });
 
+  const withControlPlane = async <T>(work: (client: ReturnType<typeof controlPlaneClient>) => Promise<T>): Promise<T> => {
+    const client = controlPlaneClient(runningSystem().controlPlane);
+    try {
+      return await work(client).catch((error: Error) => fail(error.message));
+    } finally {
+      await client.close();
+    }
+  };
+  const autofailover = program.command('autofailover').description('the automatic-failover rule (the seed\'s EventBridge rule; disabled as shipped): when both canary alarms are in ALARM, the failover starts');
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    autofailover
+      .command(name)
+      .description(`${name} the rule (kept in <data-dir>/auto-failover.json)`)
+      .action(() =>
+        withControlPlane(async (client) => {
+          const status = await client.setAutoFailover(enabled);
+          console.log(autoFailoverLine(status));
+        }),
+      );
+  }
+
+  program
+    .command('fault')
+    .description(`inject a fault: ${FAULT_KINDS.join(', ')} [--region] [--duration 30s]; \`fault list\`, \`fault clear\``)
+    .argument('<kind>', `${FAULT_KINDS.join(', ')}, list or clear`)
+    .argument('[options...]', '--region <region> --duration <30s|2m> --service <service> (scale-to-zero, kill) --instance <n> (kill) --percent <n> --ms <n> --database')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action((kind: string, rest: string[]) =>
+      withControlPlane(async (client) => {
+        if (kind === 'list') return console.log(formatFaultList(await client.faults(), Date.now()));
+        if (kind === 'clear') {
+          const cleared = await client.clearFaults();
+          return console.log(cleared.length ? cleared.map((fault) => `cleared ${fault.id}: ${fault.description}`).join('\n') : 'no fault was active');
+        }
+        let spec;
+        try {
+          spec = parseFaultArgs([kind, ...rest]);
+        } catch (error) {
+          if (error instanceof FaultArgumentError) fail(error.message);
+          throw error;
+        }
+        const fault = await client.applyFault(spec);
+        console.log(`fault ${fault.id}: ${fault.description}`);
+      }),
+    );
+
   registerLoadCommand(program);
   return program;
 }
@@ -372,11 +433,21 @@ export interface SystemStatus {
     replicationLagBytes: number | null;
     services: Record<string, Omit<ServiceStatus, 'region' | 'service'>>;
   }>;
+  /** The rule, the canary alarms and the initiator's last decision (GET /auto-failover). */
+  autoFailover?: Pick<AutoFailoverStatus, 'enabled' | 'periodSeconds' | 'watching' | 'alarms' | 'lastDecision'>;
+}
+
+/** `auto-failover: enabled; canary-ap-northeast-3 OK, canary-us-west-2 OK; last decision …`. */
+export function autoFailoverLine(status: NonNullable<SystemStatus['autoFailover']>): string {
+  const alarms = status.alarms.map((alarm) => `${alarm.name} ${alarm.state}`).join(', ');
+  const last = status.lastDecision ? `last decision ${status.lastDecision.decision} at ${status.lastDecision.at}: ${status.lastDecision.reason}${status.lastDecision.executionId ? ` (execution ${status.lastDecision.executionId})` : ''}` : 'no decision yet';
+  return `auto-failover: ${status.enabled ? 'enabled' : 'disabled'}; canaries every ${status.periodSeconds} s on ${status.watching ?? '-'}: ${alarms}; ${last}`;
 }
 
 async function readSystemStatus(system: SystemAddresses): Promise<SystemStatus> {
   const regionNames = system.regions.map((region) => region.region);
-  const [states, services, database, stopFlags] = await Promise.all([
+  const client = controlPlaneClient(system.controlPlane);
+  const [states, services, database, stopFlags, autoFailover] = await Promise.all([
     getRoutingControls(system.routingControls),
     getServiceStatus(system.controlPlane),
     getDatabaseStatus(system.controlPlane).catch(() => undefined),
@@ -390,6 +461,11 @@ async function readSystemStatus(system: SystemAddresses): Promise<SystemStatus> 
         }
       }),
     ),
+    client
+      .autoFailover()
+      .then(({ enabled, periodSeconds, watching, alarms, lastDecision }) => ({ enabled, periodSeconds, watching, alarms, lastDecision }))
+      .catch(() => undefined)
+      .finally(() => client.close()),
   ]);
   return {
     activeRegion: activeRegionOf(states, regionNames) ?? null,
@@ -406,6 +482,7 @@ async function readSystemStatus(system: SystemAddresses): Promise<SystemStatus> 
         ),
       };
     }),
+    ...(autoFailover ? { autoFailover } : {}),
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isCanaryAccount } from '@corebank/kit';
 
 export type ErrorKind = 'http 503' | 'http 429' | 'refused' | 'timeout' | `http ${number}` | 'other';
 /** What clients may see while the system switches regions. */
@@ -169,7 +170,8 @@ export interface MoneyCheck {
 
 /** Reads each account's balance through `baseUrl` and compares it with its successful sagas. */
 export async function checkMoney(baseUrl: string, report: LoadReport, allowedErrors: readonly ErrorKind[] = EXPECTED_ERROR_KINDS): Promise<MoneyCheck> {
-  const expected = expectedBalances(report.sagas);
+  // The canaries deposit to their own accounts in the same regions: never the load's money.
+  const expected = new Map([...expectedBalances(report.sagas)].filter(([account]) => !isCanaryAccount(account)));
   const mismatches: MoneyCheck['mismatches'] = [];
   for (const [account, value] of expected) {
     const response = await fetch(`${baseUrl}/balance`, { headers: { X_ACCOUNT_ID: account }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });

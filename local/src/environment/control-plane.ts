@@ -6,9 +6,12 @@
  * it, as it would call Aurora's and ECS's APIs.
  */
 import { Type } from '@fastify/type-provider-typebox';
-import { conflict, createServiceClient, notFound, type App } from '@corebank/kit';
+import { badRequest, conflict, createServiceClient, notFound, type App } from '@corebank/kit';
 import type { ExecutionRecord, WorkflowName } from '@corebank/workflow';
 import type { RegionPower } from './failover-steps.ts';
+import type { AutoFailover, AutoFailoverStatus } from './auto-failover.ts';
+import { FaultConflictError, FaultNotSupportedError, type AppliedFault, type FaultController } from './faults/fault-controller.ts';
+import { FAULT_SERVICES, KNOWN_REGIONS, type FaultSpec } from './faults/faults.ts';
 import { ExecutionConflictError, type WorkflowRunner } from './workflow-runner.ts';
 import type { GlobalDatabase, GlobalDatabaseNodeStatus } from './global-database.ts';
 import { buildSupervisorApp } from './supervisor-api.ts';
@@ -55,8 +58,28 @@ const ExecutionBody = Type.Object(
 );
 const ExecutionParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,80}$' }) });
 const RegionParams = Type.Object({ region: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) });
+const AutoFailoverBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+const FaultRegion = Type.Union(KNOWN_REGIONS.map((region) => Type.Literal(region)));
+const FaultServiceName = Type.Union(FAULT_SERVICES.map((service) => Type.Literal(service)));
+const FaultDuration = Type.Integer({ minimum: 1000, maximum: 24 * 3_600_000 });
+/** A FaultSpec, as `parseFaultArgs` makes it from `corebank fault …`. */
+const FaultBody = Type.Union([
+  Type.Object({ kind: Type.Literal('packet-loss'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), percent: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('latency'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), ms: Type.Integer({ minimum: 1, maximum: 60_000 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('blackhole'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), target: Type.Union([Type.Literal('region'), Type.Literal('database')]) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('scale-to-zero'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), service: Type.Optional(FaultServiceName) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('kill'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), service: FaultServiceName, instance: Type.Integer({ minimum: 0, maximum: 3 }) }, { additionalProperties: false }),
+]);
 
-export function buildControlPlaneApp(options: { supervisor: Supervisor; database: DatabaseControl; workflows?: WorkflowRunner; regionPower?: RegionPower; logger?: boolean }): App {
+export function buildControlPlaneApp(options: {
+  supervisor: Supervisor;
+  database: DatabaseControl;
+  workflows?: WorkflowRunner;
+  regionPower?: RegionPower;
+  autoFailover?: AutoFailover;
+  faults?: FaultController;
+  logger?: boolean;
+}): App {
   const app = buildSupervisorApp({ supervisor: options.supervisor, ...(options.logger === false ? { logger: false } : {}) });
   const control = options.database;
 
@@ -121,6 +144,29 @@ export function buildControlPlaneApp(options: { supervisor: Supervisor; database
     app.post('/regions/:region/kill', { schema: { params: RegionParams } }, async (request) => regionPower.kill(known(request.params.region)));
     app.post('/regions/:region/restore', { schema: { params: RegionParams } }, async (request) => asConflict(() => regionPower.restore(known(request.params.region))));
   }
+
+  // The seed's EventBridge rule (its state) and what the canaries, their alarms and the initiator saw.
+  const { autoFailover, faults } = options;
+  if (autoFailover) {
+    app.get('/auto-failover', async () => autoFailover.status());
+    app.put('/auto-failover', { schema: { body: AutoFailoverBody } }, async (request) => {
+      autoFailover.setEnabled(request.body.enabled);
+      return autoFailover.status();
+    });
+  }
+  if (faults) {
+    app.get('/faults', async () => ({ faults: faults.list() }));
+    app.post('/faults', { schema: { body: FaultBody } }, async (request, reply) => {
+      try {
+        return await reply.status(201).send({ fault: faults.apply(request.body as FaultSpec) });
+      } catch (error) {
+        if (error instanceof FaultConflictError) throw conflict('fault_active', error.message);
+        if (error instanceof FaultNotSupportedError) throw badRequest(error.message, 'fault_not_supported');
+        throw error;
+      }
+    });
+    app.delete('/faults', async () => ({ cleared: faults.clear() }));
+  }
   return app;
 }
 
@@ -152,6 +198,15 @@ export function controlPlaneClient(url: string) {
     executions: async () => expect<{ executions: ExecutionRecord[] }>(await client.get('/executions'), 'GET /executions').executions,
     killRegion: async (region: string) => expect<Record<string, unknown>>(await client.post(`/regions/${region}/kill`, {}), 'POST /regions/{region}/kill'),
     restoreRegion: async (region: string) => expect<Record<string, unknown>>(await client.post(`/regions/${region}/restore`, {}), 'POST /regions/{region}/restore'),
+    autoFailover: async () => expect<AutoFailoverStatus>(await client.get('/auto-failover'), 'GET /auto-failover'),
+    setAutoFailover: async (enabled: boolean) => expect<AutoFailoverStatus>(await client.put('/auto-failover', { enabled }), 'PUT /auto-failover'),
+    applyFault: async (spec: FaultSpec) => expect<{ fault: AppliedFault }>(await client.post('/faults', spec), 'POST /faults').fault,
+    faults: async () => expect<{ faults: AppliedFault[] }>(await client.get('/faults'), 'GET /faults').faults,
+    // The kit's client has no DELETE (no service needs one): fetch, with the same error handling.
+    clearFaults: async () => {
+      const response = await fetch(`${url}/faults`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+      return expect<{ cleared: AppliedFault[] }>({ status: response.status, body: await response.json() }, 'DELETE /faults').cleared;
+    },
     close: () => client.close(),
   };
 }

@@ -56,7 +56,7 @@ export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 
  * second `npm start` would (DynamoDB's tables, kept in memory, start empty again).
  */
 export async function startScratchSystem(
-  options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal } & Pick<LocalSystemOptions, 'alarmPeriod' | 'alarmEvaluationPeriods'> & {
+  options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal; canaryPeriodMs?: number; onControlPlaneEvent?: (line: string) => void } & Pick<LocalSystemOptions, 'alarmPeriod' | 'alarmEvaluationPeriods'> & {
     /** false: no monitor, tracing off (the bench's uninstrumented run). */
     monitor?: boolean;
   } = {},
@@ -73,6 +73,8 @@ export async function startScratchSystem(
     ...(options.monitor === false ? { monitorPort: null } : {}),
     ...(options.alarmPeriod ? { alarmPeriod: options.alarmPeriod } : {}),
     ...(options.alarmEvaluationPeriods ? { alarmEvaluationPeriods: options.alarmEvaluationPeriods } : {}),
+    ...(options.canaryPeriodMs ? { canaryPeriodMs: options.canaryPeriodMs } : {}),
+    ...(options.onControlPlaneEvent ? { onControlPlaneEvent: options.onControlPlaneEvent } : {}),
   };
   const removeFolder = () => rmSync(dataDir, { recursive: true, force: true });
   let system = await startLocalSystem(settings).catch((error: unknown) => {

@@ -11,6 +11,9 @@ import { startServiceProcess } from './processes.ts';
 import { buildControlPlaneApp, type DatabaseControl } from './control-plane.ts';
 import { failoverSteps, regionPower } from './failover-steps.ts';
 import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
+import { startAutoFailover, type AutoFailover } from './auto-failover.ts';
+import { createFaultController } from './faults/fault-controller.ts';
+import { activeRegionOf, getRoutingControls } from './routing-controls.ts';
 import { startGlobalDatabase } from './global-database.ts';
 import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
 import { createSupervisor, instancePorts, type Supervisor, type SupervisorEvent } from './supervisor.ts';
@@ -61,6 +64,10 @@ export interface LocalSystemOptions {
   onSupervisorEvent?: (event: SupervisorEvent) => void;
   /** Aborting it (Ctrl-C) stops the start: what has started is stopped and the start rejects. */
   signal?: AbortSignal;
+  /** The canaries' and their alarms' period (60 s; `corebank start --canary-period 5s`). */
+  canaryPeriodMs?: number;
+  /** Alarm notifications, initiator decisions and faults, one line each (`corebank start` prints them). */
+  onControlPlaneEvent?: (line: string) => void;
 }
 
 export interface RegionRuntime {
@@ -88,6 +95,8 @@ export interface LocalSystem {
   supervisor: Supervisor;
   /** The failover / failback executions (the Step Functions stand-in). */
   workflows: WorkflowRunner;
+  /** The canaries, their alarms and the automatic-failover initiator. */
+  autoFailover: AutoFailover;
   regions: RegionRuntime[];
   serviceToken: string;
   stop(): Promise<void>;
@@ -221,7 +230,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       regions: { primary: regions[0]!.name, secondary: regions[1]?.name ?? regions[0]!.name },
       executors: failoverSteps(failoverContext),
     });
-    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), logger: false });
+    const controlPlaneLog = options.onControlPlaneEvent ?? (() => {});
+    const autoFailover = startAutoFailover({
+      dataDir: options.dataDir,
+      periodMs: options.canaryPeriodMs ?? 60_000,
+      primaryRegion: async () => activeRegionOf(await getRoutingControls(routingControlsUrl), regions.map((region) => region.name)),
+      endpointOf: (name) => url((regions.find((region) => region.name === name) ?? regions[0]!).endpointPort),
+      executionRunning: () => workflows.list().some((execution) => execution.status === 'running'),
+      startFailover: () => workflows.start('failover').id,
+      log: controlPlaneLog,
+      ...(envOptional('NOTIFY_WEBHOOK_URL') ? { webhookUrl: envOptional('NOTIFY_WEBHOOK_URL')! } : {}),
+    });
+    cleanups.push(() => autoFailover.stop());
+    const faults = createFaultController({ supervisor, log: controlPlaneLog });
+    cleanups.push(async () => faults.stop());
+    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), autoFailover, faults, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
     cleanups.push(async () => {
       await controlPlane.close();
@@ -239,6 +262,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000, 100, options.signal);
     if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
     if (monitor) await waitFor('the monitor', () => fetchOk(`${monitor}/health`), 30_000, 100, options.signal);
+    // Once every region answers, so that the canaries' first runs say something about it.
+    await autoFailover.start();
 
     const runtimes: RegionRuntime[] = regions.map((region) => ({
       spec: region,
@@ -274,6 +299,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       database: databases.control,
       supervisor,
       workflows,
+      autoFailover,
       regions: runtimes,
       serviceToken,
       stop,

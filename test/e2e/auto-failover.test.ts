@@ -1,0 +1,89 @@
+/**
+ * Automatic failover end to end, on one scratch system whose canaries run every 2 s: with the
+ * rule disabled, Tokyo's transaction service scaled to 0 sends both canary alarms to ALARM
+ * and starts nothing; cleared, the alarms return to OK; enabled, the same fault starts exactly
+ * one failover, which succeeds, and deposits through the global endpoint land in Osaka.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@corebank/kit';
+import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
+import { REPO_ROOT } from '../../local/src/environment/processes.ts';
+import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
+import type { SystemStatus } from '../../local/src/cli/program.ts';
+
+const run = promisify(execFile);
+const PERIOD_MS = 2000;
+let system: ScratchSystem;
+let client: ReturnType<typeof controlPlaneClient>;
+const events: string[] = [];
+
+beforeAll(async () => {
+  system = await startScratchSystem({ tmpPrefix: 'corebank-autofailover-', canaryPeriodMs: PERIOD_MS, onControlPlaneEvent: (line) => events.push(`${new Date().toISOString()} ${line}`) });
+  client = controlPlaneClient(system.controlPlane);
+}, 120_000);
+afterAll(async () => {
+  await client?.close();
+  await system?.stop();
+}, 60_000);
+
+const corebank = async (...args: string[]) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout;
+const alarmStates = async () => (await client.autoFailover()).alarms.map((alarm) => alarm.state);
+const waitAlarms = (state: string, timeoutMs = 20_000) =>
+  waitFor(`both canary alarms ${state}`, async () => expect(await alarmStates()).toEqual([state, state]), timeoutMs, 200);
+
+describe('automatic failover', () => {
+  it('disabled: the fault sends both alarms to ALARM and starts nothing', async () => {
+    await waitAlarms('OK');
+    const fault = await client.applyFault({ kind: 'scale-to-zero', region: 'ap-northeast-1', service: 'transaction' });
+    expect(fault.effect).toEqual({ previousDesired: { transaction: 1 } });
+    await waitAlarms('ALARM');
+    const status = await client.autoFailover();
+    expect(status.enabled).toBe(false);
+    expect(status.lastDecision).toMatchObject({ decision: 'ignore', reason: 'the auto-failover rule is disabled' });
+    expect(status.notifications.filter((notification) => notification.to === 'ALARM').map((notification) => notification.alarm).sort()).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
+    expect(await client.executions()).toEqual([]);
+    expect(await client.clearFaults()).toHaveLength(1);
+    await waitAlarms('OK');
+    expect(await client.executions()).toEqual([]);
+  }, 60_000);
+
+  it('enabled: the fault starts exactly one failover, which succeeds, and deposits through the global endpoint land in Osaka', async () => {
+    expect(await corebank('autofailover', 'enable')).toContain('auto-failover: enabled');
+    const faultStartedAt = Date.now();
+    expect(await corebank('fault', 'scale-to-zero', '--region', 'ap-northeast-1', '--service', 'transaction')).toMatch(/transaction of ap-northeast-1 scaled to 0, until cleared/);
+    expect(await corebank('fault', 'list')).toContain('scale-to-zero');
+    await waitFor('a failover execution', async () => expect(await client.executions()).toHaveLength(1), 30_000, 200);
+    const [execution] = await client.executions();
+    expect(execution).toMatchObject({ workflow: 'failover', source: 'ap-northeast-1', destination: 'ap-northeast-3' });
+    await waitFor('the failover to succeed', async () => expect((await client.execution(execution!.id)).status).toBe('succeeded'), 60_000, 200);
+    const detectedMs = Date.parse(execution!.startedAt) - faultStartedAt;
+    const ended = await client.execution(execution!.id);
+    console.log(`fault → failover started ${detectedMs} ms; failover took ${Date.parse(ended.endedAt!) - Date.parse(ended.startedAt)} ms`);
+
+    const status = await client.autoFailover();
+    expect(status.lastDecision).toMatchObject({ decision: 'start', executionId: execution!.id });
+    const deposit = await fetch(`${system.globalEndpoint}/transaction/deposit`, { method: 'POST', headers: { X_ACCOUNT_ID: 'after-auto-failover', 'content-type': 'application/json' }, body: '{"quantity": 7}' });
+    expect(deposit.status).toBe(200);
+    const { transactionId } = (await deposit.json()) as { transactionId: string };
+    await waitFor('the deposit to succeed', async () => {
+      const saga = await fetch(`${system.globalEndpoint}/transaction/${transactionId}`, { headers: { X_ACCOUNT_ID: 'after-auto-failover' } });
+      expect(((await saga.json()) as { status: string }).status).toBe('status#success');
+    }, 15_000, 100);
+    // Osaka answers it itself: its regional endpoint has the balance.
+    const osaka = system.regions.find((region) => region.spec.name === 'ap-northeast-3')!;
+    const balance = await fetch(`${osaka.endpoint}/balance`, { headers: { X_ACCOUNT_ID: 'after-auto-failover' } });
+    expect(((await balance.json()) as { balance: number }).balance).toBe(7);
+
+    // The canaries now watch Osaka: their alarms return to OK, and the alarms staying ALARM never started a second execution.
+    await waitAlarms('OK');
+    expect(await client.executions()).toHaveLength(1);
+    const systemStatus = JSON.parse(await corebank('status', '--json')) as SystemStatus;
+    expect(systemStatus.activeRegion).toBe('ap-northeast-3');
+    expect(systemStatus.autoFailover).toMatchObject({ enabled: true, watching: 'ap-northeast-3', lastDecision: { decision: 'start' } });
+    expect(await corebank('status')).toMatch(/auto-failover: enabled; canaries every 2 s on ap-northeast-3: canary-ap-northeast-3 OK, canary-us-west-2 OK; last decision start/);
+    expect(await corebank('fault', 'clear')).toMatch(/cleared .*transaction of ap-northeast-1 scaled to 0/);
+    console.log(events.join('\n'));
+  }, 90_000);
+});
