@@ -3,10 +3,13 @@ import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../local/src/environment/processes.ts';
 
+/** Folders that hold what a build, a synth or a test wrote, not the repository's docs. */
+const GENERATED = new Set(['node_modules', 'dist', 'cdk.out', 'test-artifacts']);
+
 /** The repository's own Markdown files. */
 function markdownFiles(dir = REPO_ROOT): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) return [];
+    if (GENERATED.has(entry.name) || entry.name.startsWith('.')) return [];
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return markdownFiles(path);
     return entry.name.endsWith('.md') ? [path] : [];
