@@ -17,6 +17,7 @@ import {
   type ServiceOptions,
 } from '@corebank/kit';
 import { PENDING, SAGA_STATUSES, type SagaKind } from './saga/machine.ts';
+import { leaseOwnerPrefix } from './store/saga-store.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import { createStatusBoard, type SagaStatusEntry } from './status-board.ts';
 import type { ApiConfig } from './config.ts';
@@ -91,7 +92,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     const accountId = accountIdOf(request);
     const idempotencyKey = idempotencyKeyOf(request);
     await requireOpenRegion();
-    const leaseToken = nudgeWorker.enabled ? `handover-${randomUUID()}` : undefined;
+    const leaseToken = nudgeWorker.enabled ? `${leaseOwnerPrefix(options.region)}handover-${randomUUID()}` : undefined;
     // Empty when tracing is off: then no attribute is written.
     const { traceparent } = traceContextCarrier();
     const result = await store.createSaga({

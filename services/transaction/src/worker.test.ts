@@ -313,8 +313,8 @@ describe('a compensation meeting a permanent refusal', () => {
 describe('two workers on one table', () => {
   it('get distinct ids even when given the same WORKER_ID', async () => {
     const [a, b] = await Promise.all([startWorker({ workerId: 'same-id', pollMs: 60_000 }), startWorker({ workerId: 'same-id', pollMs: 60_000 })]);
-    expect(a.worker.workerId).toMatch(/^same-id-[0-9a-f]{8}$/);
-    expect(b.worker.workerId).toMatch(/^same-id-[0-9a-f]{8}$/);
+    expect(a.worker.workerId).toMatch(/^[a-z0-9-]+\/same-id-[0-9a-f]{8}$/);
+    expect(b.worker.workerId).toMatch(/^[a-z0-9-]+\/same-id-[0-9a-f]{8}$/);
     expect(a.worker.workerId).not.toBe(b.worker.workerId);
   });
 

@@ -7,6 +7,7 @@ import { registerNudgeRoute } from './nudge/worker-routes.ts';
 import { registerRegionStateRoute } from './region-state.ts';
 import type { TargetService } from './saga/machine.ts';
 import type { SagaRecord } from './saga/record.ts';
+import { leaseOwnerPrefix } from './store/saga-store.ts';
 import { openRegionStores, type RegionStoresOptions } from './store/region-stores.ts';
 import { createSagaRunner, type HandOver, type SagaRunCounters } from './worker/saga-runner.ts';
 import { createScheduler, type NudgeResult } from './worker/scheduler.ts';
@@ -52,7 +53,8 @@ const silentLogger: FastifyBaseLogger = pino({ level: 'silent' });
  * from polls of the pending index. This wires them to the tables and the step services.
  */
 export function createWorker(options: WorkerOptions): Worker {
-  const workerId = `${options.workerId}-${randomBytes(4).toString('hex')}`;
+  // Prefixed with the region, so that a lease this worker holds can be attributed to it when the region is lost.
+  const workerId = `${leaseOwnerPrefix(options.region)}${options.workerId}-${randomBytes(4).toString('hex')}`;
   const { concurrency, pollMs, leaseMs, stepTimeoutMs } = options;
   const log = (options.logger ?? silentLogger).child({ workerId });
 

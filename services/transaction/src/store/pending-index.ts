@@ -19,14 +19,15 @@ export function createPendingIndex(options: PendingIndexOptions) {
   const { doc, mainTable, now } = options;
 
   /** The pages of one partition of the index, oldest first, `pageSize` items a page. */
-  const partition = (partitionKey: string, pageSize?: number, select?: 'COUNT') =>
+  const partition = (partitionKey: string, pageSize?: number, select?: 'COUNT', ownerPrefix?: string) =>
     paginateQuery(
       { client: doc, ...(pageSize !== undefined ? { pageSize } : {}) },
       {
         TableName: mainTable,
         IndexName: PENDING_INDEX,
         KeyConditionExpression: 'GSI1PK = :partition',
-        ExpressionAttributeValues: { ':partition': partitionKey },
+        ExpressionAttributeValues: { ':partition': partitionKey, ...(ownerPrefix !== undefined ? { ':owner': ownerPrefix } : {}) },
+        ...(ownerPrefix !== undefined ? { FilterExpression: 'begins_with(leaseOwner, :owner)' } : {}),
         ScanIndexForward: true,
         ...(select ? { Select: select } : {}),
       },
@@ -84,5 +85,17 @@ export function createPendingIndex(options: PendingIndexOptions) {
     return found;
   }
 
-  return { listClaimableSagas, listStuckSagas, countStuckSagas };
+  /** Every pending saga whose lease owner starts with `ownerPrefix`, expired or not (every page). */
+  async function listLeasedBy(ownerPrefix: string): Promise<SagaRecord[]> {
+    const found: SagaRecord[] = [];
+    for await (const page of partition(PENDING_PK, 1000, undefined, ownerPrefix)) {
+      for (const item of page.Items ?? []) {
+        const saga = readItem(item);
+        if (saga?.status === PENDING && saga.leaseOwner?.startsWith(ownerPrefix)) found.push(saga);
+      }
+    }
+    return found;
+  }
+
+  return { listClaimableSagas, listStuckSagas, countStuckSagas, listLeasedBy };
 }

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamodbEndpoint, freshTablePrefix } from '@corebank/testing';
 import { createDynamoClients, type DynamoClients } from './dynamo.ts';
 import { ensureTables } from './tables.ts';
-import { accountLockKey, createSagaStore, LeaseLostError, type CorruptSagaError, type SagaRecord, type SagaStore } from './saga-store.ts';
+import { accountLockKey, createSagaStore, leaseOwnerPrefix, LeaseLostError, type CorruptSagaError, type SagaRecord, type SagaStore } from './saga-store.ts';
 
 const prefix = freshTablePrefix('tx-store');
 let dynamo: DynamoClients;
@@ -103,5 +103,28 @@ describe('a stuck saga', () => {
     const reclaimed = (await store.claimSaga(saga.transactionId, 'anyone', 10_000))!;
     await store.finishSaga(reclaimed, 'anyone', 'status#success_rollback');
     expect(await lockOf(mainTable, 's-stuck')).toBeUndefined();
+  });
+});
+
+describe('fencing a lost region', () => {
+  it('releases the leases held by the region\'s owners only, and the lost owner\'s later writes fail', async () => {
+    const { store } = await freshStore();
+    const tokyoWorker = `${leaseOwnerPrefix('ap-northeast-1')}worker-1-abcd`;
+    const tokyoHandOver = `${leaseOwnerPrefix('ap-northeast-1')}handover-0123456789`;
+    const osakaWorker = `${leaseOwnerPrefix('ap-northeast-3')}worker-1-ef01`;
+    const [byWorker, byHandOver, byOsaka, unleased] = await Promise.all(['f-1', 'f-2', 'f-3', 'f-4'].map((account) => newSaga(store, account)));
+    const held = (await store.claimSaga(byWorker!.transactionId, tokyoWorker, 60_000))!;
+    await store.claimSaga(byHandOver!.transactionId, tokyoHandOver, 60_000);
+    await store.claimSaga(byOsaka!.transactionId, osakaWorker, 60_000);
+
+    expect(await store.releaseLeasesOfRegion('ap-northeast-1')).toEqual({ held: 2, released: 2 });
+    // Osaka's worker may take them at once; Osaka's own lease and the unleased saga are untouched.
+    const claimable = (await store.listClaimableSagas(osakaWorker, 10)).map((saga) => saga.transactionId).sort();
+    expect(claimable).toEqual([byWorker, byHandOver, byOsaka, unleased].map((saga) => saga!.transactionId).sort());
+    expect((await store.getSaga(byOsaka!.transactionId))?.leaseOwner).toBe(osakaWorker);
+    expect(await store.claimSaga(byWorker!.transactionId, osakaWorker, 60_000)).toMatchObject({ leaseOwner: osakaWorker });
+    await expect(store.recordStep(held, tokyoWorker, 'deposit_balance_comp', 60_000)).rejects.toBeInstanceOf(LeaseLostError);
+    // Nothing left to release, and a lease taken since by another owner is not released.
+    expect(await store.releaseLeasesOfRegion('ap-northeast-1')).toEqual({ held: 0, released: 0 });
   });
 });

@@ -53,6 +53,13 @@ export const IDEMPOTENCY_KEY_TTL_SECONDS = 7 * 24 * 3600;
 const SAGA_SK = 'saga';
 const LOCK_SK = 'lock';
 
+/**
+ * Every lease owner (a worker's id, an API's hand-over token) starts with its region and a
+ * slash, so that the failover after a region's loss can tell which leases that region's
+ * workers held and release them (releaseLeasesOfRegion) instead of waiting for them to lapse.
+ */
+export const leaseOwnerPrefix = (region: string) => `${region}/`;
+
 export const sagaKey = (transactionId: string) => ({ PK: `tx#${transactionId}`, SK: SAGA_SK });
 export const accountLockKey = (accountId: string) => ({ PK: `account#${accountId}`, SK: LOCK_SK });
 export const idempotencyKeyItemKey = (accountId: string, key: string) => ({ PK: `account#${accountId}`, SK: `idem#${key}` });
@@ -76,6 +83,7 @@ export type SagaStore = ReturnType<typeof createSagaStore>;
 export function createSagaStore(options: SagaStoreOptions) {
   const { doc, mainTable: TableName } = options;
   const now = options.now ?? (() => new Date());
+  const index = createPendingIndex({ doc, mainTable: TableName, now, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) });
 
   /** A conditional update of one item; a refusal comes back as ConditionFailedError with the item as it stood. */
   const update = (input: Omit<UpdateCommandInput, 'TableName'>) =>
@@ -313,6 +321,21 @@ export function createSagaStore(options: SagaStoreOptions) {
     return unlessConditionFails(released, () => false);
   }
 
+  /**
+   * Fences a lost region: releases every lease of a pending saga held by one of `region`'s
+   * owners (its workers, its API's hand-over tokens), so that a worker of the surviving region
+   * resumes those sagas at its next poll rather than after WORKER_LEASE_MS. Each release is
+   * conditioned on the owner still being the one read, so a lease another worker took since
+   * is left alone. Safe because a step the new worker runs again is answered from the
+   * services' ledgers (idempotent on the transactionId), and every later write of the lost
+   * worker (were it not quite dead) carries its owner in its condition and fails.
+   */
+  async function releaseLeasesOfRegion(region: string): Promise<{ held: number; released: number }> {
+    const held = await index.listLeasedBy(leaseOwnerPrefix(region));
+    const released = await Promise.all(held.map((saga) => releaseLease(saga.transactionId, saga.leaseOwner!)));
+    return { held: held.length, released: released.filter(Boolean).length };
+  }
+
   return {
     createSaga,
     getSaga,
@@ -323,6 +346,7 @@ export function createSagaStore(options: SagaStoreOptions) {
     markStuck,
     resumeStuckSaga,
     releaseLease,
-    ...createPendingIndex({ doc, mainTable: TableName, now, ...(options.onCorruptItem ? { onCorruptItem: options.onCorruptItem } : {}) }),
+    releaseLeasesOfRegion,
+    ...index,
   };
 }
