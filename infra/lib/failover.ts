@@ -55,9 +55,13 @@ export class GlobalRouting extends Construct {
     }
 
     const updateRoutingControls = new RoutingControlFunction(this, 'UpdateRoutingControls', { clusterArn: recovery.clusterArn, controlRegion: parameters.monitoringRegion, routingControlArns: Object.values(recovery.routingControlArns) });
+    const releaseLeases = new ReleaseLeasesFunction(this, 'ReleaseLeases', {
+      mainTable: sharedNames(parameters).mainTable,
+      regions: [parameters.primary.region, parameters.secondary.region],
+    });
     this.stateMachines = Object.fromEntries(Object.values(WORKFLOWS).map((definition) => [
       definition.name,
-      buildStateMachine(this, definition, { parameters, recovery, updateRoutingControls: updateRoutingControls.function }),
+      buildStateMachine(this, definition, { parameters, recovery, updateRoutingControls: updateRoutingControls.function, releaseLeases: releaseLeases.function }),
     ])) as Record<WorkflowName, sfn.StateMachine>;
     for (const [name, machine] of Object.entries(this.stateMachines)) {
       new CfnOutput(this, `${pascal(name)}StateMachineArn`, { value: machine.stateMachineArn, description: `aws stepfunctions start-execution --state-machine-arn <this> (${name})` });
@@ -69,6 +73,7 @@ interface BuildContext {
   parameters: EnvironmentParameters;
   recovery: RecoveryStack;
   updateRoutingControls: lambda.IFunction;
+  releaseLeases: lambda.IFunction;
 }
 
 /** One state machine from one workflow definition: each step becomes its states, in order. */
@@ -164,8 +169,77 @@ function stepStates(scope: Construct, step: WorkflowStep, placeOf: (role: Region
       wait.next(describe).next(check);
       return sfn.Chain.custom(wait, [done], wait);
     }
+    case 'release-leases':
+      return new tasks.LambdaInvoke(scope, step.name, {
+        comment,
+        lambdaFunction: context.releaseLeases,
+        payload: sfn.TaskInput.fromObject({ lostRegion: regionOf(step.of), region: regionOf(step.via) }),
+        resultPath: '$.releasedLeases',
+        payloadResponseOnly: true,
+      });
   }
 }
+
+/**
+ * Fences a lost region's saga workers: in the main table's replica of the surviving region,
+ * releases each pending saga's lease whose owner starts with the lost region (lease owners
+ * are `<region>/...`), conditioned on that owner being unchanged. The transaction service's
+ * SagaStore.releaseLeasesOfRegion does the same locally. Safe: a step the surviving worker
+ * runs again is answered from the services' ledgers (idempotent on the transactionId), and
+ * every later write of a lost worker carries its owner in its condition and fails.
+ */
+class ReleaseLeasesFunction extends Construct {
+  readonly function: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: { mainTable: string; regions: string[] }) {
+    super(scope, id);
+    this.function = new lambda.Function(this, 'Function', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      timeout: Duration.seconds(300),
+      environment: { MAIN_TABLE: props.mainTable },
+      logGroup: new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY }),
+      code: lambda.Code.fromInline(RELEASE_LEASES_HANDLER),
+    });
+    const stack = Stack.of(this);
+    const tableArn = (region: string) => stack.formatArn({ service: 'dynamodb', region, resource: 'table', resourceName: props.mainTable });
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: props.regions.map((region) => `${tableArn(region)}/index/GSI1`) }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: props.regions.map(tableArn) }));
+  }
+}
+
+/** The index, partition and status are the transaction service's (store/tables.ts, saga/machine.ts). */
+export const RELEASE_LEASES_HANDLER = `
+const { DynamoDBClient, QueryCommand, UpdateItemCommand } = require('@aws-sdk/client-dynamodb');
+exports.handler = async (event) => {
+  const client = new DynamoDBClient({ region: event.region });
+  const TableName = process.env.MAIN_TABLE;
+  let held = 0, released = 0, ExclusiveStartKey;
+  do {
+    const page = await client.send(new QueryCommand({
+      TableName, IndexName: 'GSI1', KeyConditionExpression: 'GSI1PK = :pending_pk', FilterExpression: 'begins_with(leaseOwner, :lost)',
+      ExpressionAttributeValues: { ':pending_pk': { S: 'pending' }, ':lost': { S: event.lostRegion + '/' } }, ExclusiveStartKey,
+    }));
+    for (const item of page.Items || []) {
+      held++;
+      try {
+        await client.send(new UpdateItemCommand({
+          TableName, Key: { PK: item.PK, SK: item.SK },
+          UpdateExpression: 'SET leaseUntil = :zero REMOVE leaseOwner',
+          ConditionExpression: '#status = :pending AND leaseOwner = :owner',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':zero': { N: '0' }, ':pending': { S: 'status#pending' }, ':owner': item.leaseOwner },
+        }));
+        released++;
+      } catch (error) {
+        if (error.name !== 'ConditionalCheckFailedException') throw error;
+      }
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return { lostRegion: event.lostRegion, held, released };
+};
+`;
 
 /**
  * Sets routing control states through the ARC cluster's data plane, trying each regional

@@ -37,7 +37,7 @@ export const STACK_SUPPRESSIONS: Suppression[] = [
   },
   {
     id: 'AwsSolutions-IAM5', reason: 'Step Functions invokes the task Lambda functions by any version (CDK\'s invoke grant adds <arn>:*).',
-    appliesTo: [{ regex: '/^Resource::<(CrossRegionAwsSdk|GlobalRoutingUpdateRoutingControlsFunction)[0-9A-Fa-f]+\\.Arn>:\\*$/g' }],
+    appliesTo: [{ regex: '/^Resource::<(CrossRegionAwsSdk|GlobalRoutingUpdateRoutingControlsFunction|GlobalRoutingReleaseLeasesFunction)[0-9A-Fa-f]+\\.Arn>:\\*$/g' }],
   },
   { id: 'AwsSolutions-L1', reason: 'The cross-region SDK call function is CDK\'s own (CallAwsServiceCrossRegion); its runtime is set by aws-cdk-lib.' },
 ];

@@ -248,6 +248,9 @@ describe('failover workflows', () => {
     const unplanned = definitionOf('failover-allow-data-loss').States;
     expect(unplanned.FailOverDatabaseAllowingDataLoss.Parameters).toMatchObject({ action: 'failoverGlobalCluster', parameters: { AllowDataLoss: true } });
     expect(JSON.stringify(unplanned)).not.toContain('param-ap-northeast-1');
+    // The lost region's saga leases are released (through Osaka's replica) before Osaka opens.
+    expect(unplanned.ReleaseLeasesOfLostRegion).toMatchObject({ Type: 'Task', Next: 'OpenDestinationRegion' });
+    expect(JSON.stringify(unplanned.ReleaseLeasesOfLostRegion.Parameters)).toMatch(/"lostRegion":"ap-northeast-1","region":"ap-northeast-3"/);
   });
 });
 
@@ -262,7 +265,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('state machines may only invoke their two functions and write logs and traces', () => {
+  it('state machines may only invoke their functions (routing controls, lease release) and write logs and traces', () => {
     for (const [id, policy] of policies(secondary).filter(([id]) => id.includes('StateMachineRole'))) {
       const actions = new Set(statements(policy).flatMap(actionsOf));
       for (const action of actions) expect(action, id).toMatch(/^(lambda:InvokeFunction|xray:|logs:)/);
@@ -277,6 +280,15 @@ describe('least privilege', () => {
     expect(byAction['dynamodb:PutItem']).not.toContain('*');
     expect(byAction['rds:SwitchoverGlobalCluster']).toContain('global-cluster:bleafsi-corebanking-dev-global');
     expect(byAction['rds:SwitchoverGlobalCluster']).not.toContain('*');
+  });
+
+  it('the lease-release function may only query GSI1 and update items of the main table', () => {
+    const [, policy] = policies(secondary).find(([id]) => id.startsWith('GlobalRoutingReleaseLeasesFunction'))!;
+    const byAction = Object.fromEntries(statements(policy).map((s) => [actionsOf(s).join(','), JSON.stringify(s.Resource)]));
+    expect(Object.keys(byAction).sort()).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(byAction['dynamodb:Query']).toMatch(/table\/BLEAFSI-CoreBanking-Dev-main\/index\/GSI1/);
+    expect(byAction['dynamodb:UpdateItem']).toMatch(/table\/BLEAFSI-CoreBanking-Dev-main"/);
+    expect(JSON.stringify(policy)).not.toContain('*');
   });
 
   it.each(PLACES)('%s: service task roles reach only their own tables', (place) => {

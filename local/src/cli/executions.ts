@@ -36,6 +36,7 @@ export function formatStepOutput(output: Record<string, unknown> | undefined): s
   if ('shutdownCheckpointLsn' in output) parts.push(`no data loss (standby replayed ${String(output.shutdownCheckpointLsn)})`);
   const timings = output.timingsMs as Record<string, number> | undefined;
   if (timings) parts.push(Object.entries(timings).map(([name, ms]) => `${name} ${ms} ms`).join(', '));
+  if ('released' in output) parts.push(`released ${String(output.released)} of the ${String(output.held)} saga leases held in ${String(output.region)}`);
   if ('stopFlag' in output) parts.push(`${String(output.region)} stopFlag "${String(output.stopFlag)}"${output.instancesSeeingIt ? ` (read at once by ${String(output.instancesSeeingIt)} instances)` : ''}`);
   if (parts.length === 0) parts.push(Object.entries(output).map(([key, value]) => `${key} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`).join(', '));
   return parts.join('; ');

@@ -4,10 +4,10 @@
  * cut of the region-loss drill. Every step is idempotent.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDynamoClients, putStopFlag } from '@corebank/transaction';
+import { createDynamoClients, createSagaStore, putStopFlag } from '@corebank/transaction';
 import { SERVICE_TOKEN_HEADER, waitFor } from '@corebank/kit';
 import type { DatabaseControl } from './control-plane.ts';
-import { paramTableOf } from './regions.ts';
+import { MAIN_TABLE, paramTableOf } from './regions.ts';
 import { setRoutingControl } from './routing-controls.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { StepExecutors } from './workflow-runner.ts';
@@ -109,6 +109,18 @@ export function failoverSteps(context: FailoverContext): StepExecutors {
         if (standby?.role !== 'standby' || !standby.streaming) throw new Error(`${standby?.name ?? 'the other node'} is ${standby?.role ?? 'unknown'}${standby?.streaming === false ? ', not streaming' : ''}`);
       }, timeoutMs, DATABASE_POLL_MS);
       return { waitedMs: Date.now() - startedAt };
+    },
+
+    async releaseLeases(lostRegion, via) {
+      // The lost region's worker cannot hand its sagas back; releasing its leases lets the
+      // destination's worker resume them at once instead of after WORKER_LEASE_MS. Each release
+      // is conditioned on the owner being unchanged (see SagaStore.releaseLeasesOfRegion).
+      const { doc, destroy } = createDynamoClients({ region: via, endpoint: context.dynamodbEndpoint });
+      try {
+        return { region: lostRegion, ...(await createSagaStore({ doc, mainTable: MAIN_TABLE }).releaseLeasesOfRegion(lostRegion)) };
+      } finally {
+        destroy();
+      }
     },
   };
 }

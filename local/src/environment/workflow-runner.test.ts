@@ -33,6 +33,7 @@ function recorder(state: { failSwitch: boolean; gate?: Promise<void> }) {
       return { to: target };
     },
     waitDatabaseAvailable: async (target, { otherMayBeDown }) => void calls.push(`available ${target} ${otherMayBeDown}`),
+    releaseLeases: async (lostRegion, via) => void calls.push(`release leases of ${lostRegion} via ${via}`),
   };
   return { calls, executors };
 }
@@ -114,11 +115,11 @@ describe('the workflow runner (control plane)', () => {
     await before.idle();
   });
 
-  it('the region-loss workflow waits only for the new primary', async () => {
+  it('the region-loss workflow waits only for the new primary and releases the lost region\'s leases before opening the destination', async () => {
     const { calls, executors } = recorder({ failSwitch: false });
     const runner = createWorkflowRunner({ dataDir: folder(), regions, executors });
     runner.start('failover-allow-data-loss');
     await runner.idle();
-    expect(calls).toEqual(['routing off ap-northeast-1 on ap-northeast-3', 'switch ap-northeast-3 true', 'available ap-northeast-3 true', 'stopFlag ap-northeast-3 false']);
+    expect(calls).toEqual(['routing off ap-northeast-1 on ap-northeast-3', 'switch ap-northeast-3 true', 'available ap-northeast-3 true', 'release leases of ap-northeast-1 via ap-northeast-3', 'stopFlag ap-northeast-3 false']);
   });
 });

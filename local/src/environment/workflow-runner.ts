@@ -34,6 +34,8 @@ export interface StepExecutors {
   setRoutingControls(off: string, on: string): Promise<Record<string, unknown> | void>;
   switchDatabase(target: string, allowDataLoss: boolean): Promise<Record<string, unknown> | void>;
   waitDatabaseAvailable(target: string, options: { otherMayBeDown: boolean; timeoutMs: number }): Promise<Record<string, unknown> | void>;
+  /** Releases the saga leases held by `lostRegion`'s workers, writing through `via`'s tables. */
+  releaseLeases(lostRegion: string, via: string): Promise<Record<string, unknown> | void>;
 }
 
 export class ExecutionConflictError extends Error {
@@ -99,6 +101,8 @@ export function createWorkflowRunner(options: {
         return (await executors.switchDatabase(regionOf(step.target), step.allowDataLoss)) ?? undefined;
       case 'wait-database-available':
         return (await executors.waitDatabaseAvailable(regionOf(step.target), { otherMayBeDown, timeoutMs: step.timeoutSeconds * 1000 })) ?? undefined;
+      case 'release-leases':
+        return (await executors.releaseLeases(regionOf(step.of), regionOf(step.via))) ?? undefined;
     }
   }
 

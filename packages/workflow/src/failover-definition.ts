@@ -29,7 +29,9 @@ export type WorkflowStep =
   | { name: string; kind: 'wait'; seconds: number; confirm?: 'source-drained'; description: string }
   | { name: string; kind: 'set-routing-controls'; off: RegionRole; on: RegionRole; description: string }
   | { name: string; kind: 'switch-database'; target: RegionRole; allowDataLoss: boolean; description: string }
-  | { name: string; kind: 'wait-database-available'; target: RegionRole; pollSeconds: number; timeoutSeconds: number; description: string };
+  | { name: string; kind: 'wait-database-available'; target: RegionRole; pollSeconds: number; timeoutSeconds: number; description: string }
+  /** Releases the saga leases held by `of`'s workers (conditional writes in the main table's replica of `via`). */
+  | { name: string; kind: 'release-leases'; of: RegionRole; via: RegionRole; description: string };
 
 export type StepKind = WorkflowStep['kind'];
 
@@ -99,6 +101,18 @@ const openDestination: WorkflowStep = {
   description: 'Set stopFlag "false" in the destination: its API accepts requests and its worker finishes pending sagas.',
 };
 
+/**
+ * A lost region's workers cannot hand their sagas back as a closing region's do: without this
+ * fence, an account whose saga was in flight stays busy until WORKER_LEASE_MS lapses.
+ */
+const releaseLostLeases: WorkflowStep = {
+  name: 'ReleaseLeasesOfLostRegion',
+  kind: 'release-leases',
+  of: 'source',
+  via: 'destination',
+  description: 'Release the saga leases held by the lost region\'s workers (each only if its owner is unchanged), so the destination\'s worker resumes those sagas at once.',
+};
+
 const plannedSteps = [closeSource, waitForStopFlag, switchRouting, switchOverDatabase, waitForDatabase, openDestination] as const;
 
 export const WORKFLOWS: Readonly<Record<WorkflowName, WorkflowDefinition>> = {
@@ -121,7 +135,7 @@ export const WORKFLOWS: Readonly<Record<WorkflowName, WorkflowDefinition>> = {
     source: 'primary',
     destination: 'secondary',
     description: 'Unplanned failover when the primary region is lost: nothing is asked of the source, the database is promoted allowing data loss.',
-    steps: [switchRouting, failOverDatabase, waitForDatabase, openDestination],
+    steps: [switchRouting, failOverDatabase, waitForDatabase, releaseLostLeases, openDestination],
   },
 };
 
