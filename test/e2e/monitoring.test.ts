@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_TOKEN_HEADER, waitFor } from '@corebank/kit';
+import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
 import { startScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
@@ -25,6 +26,11 @@ interface TraceSpan {
   name: string;
   kind: string;
   attributes: Record<string, string | number | boolean>;
+}
+interface Series {
+  bucketSeconds: number;
+  times: number[];
+  series: Array<{ service: string; region: string; requestRate: number[] }>;
 }
 interface Notification {
   alarm: string;
@@ -127,4 +133,55 @@ describe('monitoring the local system', () => {
     expect(balanceLatency.slice(1).some((transition) => transition.endsWith('->ALARM'))).toBe(true);
     expect(list.some((notification) => notification.alarm === 'balance-HighErrorRate')).toBe(false);
   }, 90_000);
+
+  // Last: it leaves Osaka active.
+  it('shows a failover as it happens: transaction traffic in Tokyo before it, in Osaka after it and none new in Tokyo, with no restart of the monitor', async () => {
+    const TOKYO = 'ap-northeast-1';
+    const OSAKA = 'ap-northeast-3';
+    /** Requests of the transaction service in `region` in the buckets starting within [fromMs, toMs). */
+    const transactionRequests = (view: Series, region: string, fromMs: number, toMs: number) => {
+      const rates = view.series.find((each) => each.service === 'transaction' && each.region === region)?.requestRate ?? [];
+      return view.times.reduce((sum, start, i) => (start * 1000 >= fromMs && start * 1000 < toMs ? sum + (rates[i] ?? 0) * view.bucketSeconds : sum), 0);
+    };
+    // A little load through the global endpoint, as clients see the system: each user deposits to its own account.
+    let driving = true;
+    const users = Array.from({ length: 3 }, async () => {
+      const account = newAccount();
+      while (driving) {
+        await fetch(`${system.globalEndpoint}/transaction/deposit`, { method: 'POST', headers: { X_ACCOUNT_ID: account, 'content-type': 'application/json' }, body: '{"quantity": 1}' }).then((response) => response.arrayBuffer(), () => undefined);
+      }
+    });
+    const client = controlPlaneClient(system.controlPlane);
+    try {
+      const loadFrom = Date.now();
+      const bucketMs = ALARM_PERIOD_S * 1000;
+      await waitFor('transaction requests in Tokyo on the dashboard', async () => {
+        if (transactionRequests(await monitorGet<Series>('/api/series'), TOKYO, loadFrom - bucketMs, Date.now()) === 0) throw new Error('none yet');
+      }, 20_000, 250);
+      const failoverStartedAt = Date.now();
+      const { id } = await client.startExecution('failover');
+      await waitFor('the failover to end', async () => expect((await client.execution(id)).status).toBe('succeeded'), 60_000, 100);
+      const switchedAt = Date.now();
+      const before = await monitorGet<Series>('/api/series');
+      // Buckets wholly before the failover: Tokyo served, Osaka (closed) did not.
+      const wholeBucketsBefore = Math.floor(failoverStartedAt / bucketMs) * bucketMs;
+      expect(transactionRequests(before, TOKYO, loadFrom - bucketMs, wholeBucketsBefore)).toBeGreaterThan(0);
+      expect(transactionRequests(before, OSAKA, loadFrom - bucketMs, wholeBucketsBefore)).toBe(0);
+
+      // Buckets wholly after the switch: Osaka serves, and nothing new reaches Tokyo.
+      const afterSwitch = Math.ceil(switchedAt / bucketMs) * bucketMs;
+      let after = before;
+      await waitFor('transaction requests in Osaka on the dashboard after the switch', async () => {
+        after = await monitorGet<Series>('/api/series');
+        // A bucket that has ended (and whose spans have been exported) with Osaka's requests in it.
+        if (transactionRequests(after, OSAKA, afterSwitch, Date.now() - bucketMs - 500) === 0) throw new Error('none yet in a completed bucket');
+      }, 30_000, 250);
+      expect(transactionRequests(after, TOKYO, afterSwitch, Date.now())).toBe(0);
+      console.log(`dashboard: Tokyo ${transactionRequests(before, TOKYO, loadFrom - bucketMs, wholeBucketsBefore)} transaction requests before the failover, Osaka ${transactionRequests(after, OSAKA, afterSwitch, Date.now())} after it, Tokyo ${transactionRequests(after, TOKYO, afterSwitch, Date.now())} after it`);
+    } finally {
+      driving = false;
+      await Promise.allSettled(users);
+      await client.close();
+    }
+  }, 120_000);
 });
