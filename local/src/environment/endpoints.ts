@@ -3,6 +3,9 @@ import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createService, SERVICE_TOKEN_HEADER, serviceUnavailable, type App } from '@corebank/kit';
 
+/** The response header naming the region whose services answered. */
+export const REGION_HEADER = 'x-corebank-region';
+
 /** Path prefixes an endpoint routes, like the seed's ALB listener rules. */
 export const ROUTED_PREFIXES = ['/balance', '/count', '/transaction'] as const;
 export type RoutedPrefix = (typeof ROUTED_PREFIXES)[number];
@@ -134,7 +137,8 @@ export function buildEndpoint(options: {
       ...body,
       getUpstream: () => upstream,
       rewriteRequestHeaders: (_request, headers) => withoutHopByHop(headers, [SERVICE_TOKEN_HEADER]),
-      rewriteHeaders: (headers) => withoutHopByHop(headers),
+      // Which region answered (a local aid, as a CDN names its edge): the drills tell Tokyo's answers from Osaka's by it.
+      rewriteHeaders: (headers) => ({ ...withoutHopByHop(headers), [REGION_HEADER]: region }),
       onError: (errorReply, { error }) => {
         const timedOut = (error as { statusCode?: number }).statusCode === 504;
         void errorReply
