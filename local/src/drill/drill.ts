@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@corebank/kit';
 import type { ExecutionRecord } from '@corebank/workflow';
 import type { AutoFailoverStatus } from '../environment/auto-failover.ts';
-import { checkMoney, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
+import { checkMoney, EXPECTED_ERROR_KINDS, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
 
 export interface DrillTarget {
   globalEndpoint: string;
@@ -258,7 +258,8 @@ export async function autoFailoverDrill(target: DrillTarget, control: AutoDrillC
       outageMs: longestGap(report.accepted, faultAt, osakaAt),
       failback,
       load: report,
-      money: await checkMoney(target.globalEndpoint, report),
+      // A network fault adds the client's timeouts and the edge's 502/504 to what clients may see.
+      money: await checkMoney(target.globalEndpoint, report, fault[0] === 'scale-to-zero' ? EXPECTED_ERROR_KINDS : [...REGION_LOSS_ERROR_KINDS, 'timeout', 'http 504']),
     };
   } finally {
     await load.stop();
