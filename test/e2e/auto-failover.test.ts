@@ -33,16 +33,44 @@ const alarmStates = async () => (await client.autoFailover()).alarms.map((alarm)
 const waitAlarms = (state: string, timeoutMs = 20_000) =>
   waitFor(`both canary alarms ${state}`, async () => expect(await alarmStates()).toEqual([state, state]), timeoutMs, 200);
 
+describe('network faults through the real endpoint', () => {
+  const timedBalance = async (baseUrl: string) => {
+    const started = Date.now();
+    const response = await fetch(`${baseUrl}/balance`, { headers: { X_ACCOUNT_ID: 'latency-probe' }, signal: AbortSignal.timeout(10_000) });
+    await response.text();
+    return { status: response.status, ms: Date.now() - started };
+  };
+
+  it("latency on Tokyo: a request through Tokyo's regional endpoint (and the global one) takes at least the injected ms; clear restores", async () => {
+    const tokyo = system.regions.find((region) => region.spec.name === 'ap-northeast-1')!;
+    expect((await timedBalance(tokyo.endpoint)).status).toBe(200);
+    expect(await corebank('fault', 'latency', '--ms', '300', '--region', 'ap-northeast-1')).toMatch(/latency \+300 ms each way into ap-northeast-1's endpoint, until cleared/);
+    try {
+      // A fresh connection, so the proxy's delay counts both ways; 300 ms each way.
+      for (const baseUrl of [tokyo.endpoint, system.globalEndpoint]) {
+        const slow = await timedBalance(baseUrl);
+        expect(slow.status).toBe(200);
+        expect(slow.ms).toBeGreaterThanOrEqual(600);
+      }
+    } finally {
+      expect(await corebank('fault', 'clear')).toMatch(/cleared .*latency/);
+    }
+    await waitFor('fast again', async () => expect((await timedBalance(tokyo.endpoint)).ms).toBeLessThan(300), 10_000, 100);
+    await expect(client.applyFault({ kind: 'blackhole', region: 'ap-northeast-1', target: 'database' })).rejects.toThrow(/blackhole --database needs a proxy in front of ap-northeast-1's PostgreSQL node/);
+  }, 30_000);
+});
+
 describe('automatic failover', () => {
   it('disabled: the fault sends both alarms to ALARM and starts nothing', async () => {
     await waitAlarms('OK');
+    const faultAt = Date.now();
     const fault = await client.applyFault({ kind: 'scale-to-zero', region: 'ap-northeast-1', service: 'transaction' });
     expect(fault.effect).toEqual({ previousDesired: { transaction: 1 } });
     await waitAlarms('ALARM');
     const status = await client.autoFailover();
     expect(status.enabled).toBe(false);
     expect(status.lastDecision).toMatchObject({ decision: 'ignore', reason: 'the auto-failover rule is disabled' });
-    expect(status.notifications.filter((notification) => notification.to === 'ALARM').map((notification) => notification.alarm).sort()).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
+    expect(status.notifications.filter((notification) => notification.to === 'ALARM' && notification.at >= faultAt).map((notification) => notification.alarm).sort()).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
     expect(await client.executions()).toEqual([]);
     expect(await client.clearFaults()).toHaveLength(1);
     await waitAlarms('OK');

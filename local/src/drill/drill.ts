@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@corebank/kit';
-import { checkMoney, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
+import type { ExecutionRecord } from '@corebank/workflow';
+import type { AutoFailoverStatus } from '../environment/auto-failover.ts';
+import { checkMoney, EXPECTED_ERROR_KINDS, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
 
 export interface DrillTarget {
   globalEndpoint: string;
@@ -152,4 +154,127 @@ export function drillTable(planned: PlannedDrillResult, loss: RegionLossDrillRes
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`).join('\n');
+}
+
+/** What the automatic failover drill reads from the control plane (`controlPlaneClient`). */
+export interface AutoDrillControl {
+  autoFailover(): Promise<AutoFailoverStatus>;
+  executions(): Promise<ExecutionRecord[]>;
+}
+
+export interface TimelineEntry {
+  at: number;
+  what: string;
+}
+
+export interface AutoDrillResult {
+  /** The fault injected on Tokyo, as `corebank fault` takes it. */
+  fault: string[];
+  timeline: TimelineEntry[];
+  /** Fault start → failover started by the initiator. */
+  detectionMs: number;
+  /** The failover execution, start to end. */
+  failoverMs: number;
+  /** The longest gap between accepted requests from the fault to the first acceptance in Osaka. */
+  outageMs: number;
+  failback: SwitchFigures;
+  load: LoadReport;
+  money: MoneyCheck;
+}
+
+/**
+ * The seed's rehearsal of automatic failover, under load: rule enabled → a fault on Tokyo
+ * (its transaction service scaled to 0, or a network fault) → the canaries fail, their
+ * alarms fire, the initiator starts the failover → load continues in Osaka → the fault is
+ * cleared → rule disabled → manual failback. The timeline comes from the control plane's
+ * events (canaries, alarms, decisions), its executions and the load's own records.
+ */
+export async function autoFailoverDrill(target: DrillTarget, control: AutoDrillControl, options: DrillOptions & { fault?: string[]; deadlineMs?: number }): Promise<AutoDrillResult> {
+  const log = options.log ?? (() => {});
+  const [tokyo, osaka] = [target.regions[0]!, target.regions[1]!];
+  const fault = options.fault ?? ['scale-to-zero', '--service', 'transaction'];
+  const deadlineMs = options.deadlineMs ?? 120_000;
+  await waitFor('both canary alarms OK before the fault', async () => {
+    const states = (await control.autoFailover()).alarms.map((alarm) => alarm.state);
+    if (states.some((state) => state !== 'OK')) throw new Error(states.join(', '));
+  }, deadlineMs, 250);
+  const executionsBefore = new Set((await control.executions()).map((execution) => execution.id));
+  const load = startLoad({ baseUrl: target.globalEndpoint, users: options.users, prefix: `auto${randomUUID().slice(0, 6)}` });
+  try {
+    log(await target.corebank('autofailover', 'enable'));
+    await sleep(options.dwellMs);
+    const faultAt = Date.now();
+    log(await target.corebank('fault', ...fault, '--region', tokyo.name));
+    let failover: ExecutionRecord | undefined;
+    await waitFor('the initiator to start a failover and the failover to succeed', async () => {
+      failover = (await control.executions()).find((execution) => !executionsBefore.has(execution.id) && execution.workflow === 'failover');
+      if (failover?.status !== 'succeeded') throw new Error(failover ? `execution ${failover.id} ${failover.status}` : 'no failover yet');
+    }, deadlineMs, 200);
+    const started = Date.parse(failover!.startedAt);
+    const ended = Date.parse(failover!.endedAt!);
+    log(`failover ${failover!.id} started by the initiator ${((started - faultAt) / 1000).toFixed(1)} s after the fault, took ${ended - started} ms`);
+    const firstInOsaka = () => load.report().sagas.filter((saga) => saga.acceptedIn === osaka.name && saga.acceptedAt !== undefined && saga.acceptedAt >= faultAt).map((saga) => saga.acceptedAt!).sort((a, b) => a - b)[0];
+    await waitFor('a request accepted in Osaka', async () => {
+      if (firstInOsaka() === undefined) throw new Error('none yet');
+    }, 30_000, 50);
+    await sleep(options.dwellMs);
+    log(await target.corebank('fault', 'clear'));
+    await waitFor(`${tokyo.name}'s endpoint healthy again`, async () => {
+      const response = await fetch(`${tokyo.endpoint}/health`, { signal: AbortSignal.timeout(2000) });
+      if (response.status !== 200) throw new Error(`health ${response.status}`);
+    }, deadlineMs, 250);
+    log(await target.corebank('autofailover', 'disable'));
+    const failback = await timedSwitch(target, load, ['failback'], log);
+    await sleep(options.dwellMs);
+    const report = await load.stop();
+    const status = await control.autoFailover();
+    const osakaAt = firstInOsaka()!;
+    // The first failed run of each canary, every alarm change, every decision.
+    const failedCanaries = new Set<string>();
+    const firstOfEach = (event: AutoFailoverStatus['events'][number]) => {
+      if (event.kind === 'canary-succeeded') return false;
+      if (event.kind !== 'canary-failed') return true;
+      if (failedCanaries.has(event.subject)) return false;
+      failedCanaries.add(event.subject);
+      return true;
+    };
+    const timeline: TimelineEntry[] = [
+      { at: faultAt, what: `fault on ${tokyo.name}: ${fault.join(' ')}` },
+      ...status.events
+        .filter((event) => Date.parse(event.at) >= faultAt && Date.parse(event.at) <= failback.startedAt)
+        .filter(firstOfEach)
+        .map((event) => ({ at: Date.parse(event.at), what: event.kind === 'canary-failed' ? `first failed run of ${event.subject} (${event.detail})` : event.kind === 'alarm' ? `alarm ${event.subject}: ${event.detail}` : `initiator: ${event.detail}` })),
+      { at: started, what: `failover ${failover!.id} started (${failover!.source} → ${failover!.destination})` },
+      { at: ended, what: `failover ${failover!.id} ${failover!.status}` },
+      { at: osakaAt, what: `first request accepted in ${osaka.name}` },
+      { at: failback.startedAt, what: 'failback started (manual)' },
+      { at: failback.endedAt, what: 'failback ended' },
+    ].sort((a, b) => a.at - b.at);
+    return {
+      fault,
+      timeline,
+      detectionMs: started - faultAt,
+      failoverMs: ended - started,
+      outageMs: longestGap(report.accepted, faultAt, osakaAt),
+      failback,
+      load: report,
+      // A network fault adds the client's timeouts and the edge's 502/504 to what clients may see.
+      money: await checkMoney(target.globalEndpoint, report, fault[0] === 'scale-to-zero' ? EXPECTED_ERROR_KINDS : [...REGION_LOSS_ERROR_KINDS, 'timeout', 'http 504']),
+    };
+  } finally {
+    await load.stop();
+  }
+}
+
+/** The automatic failover drill's timeline (seconds from the fault) and figures. */
+export function autoDrillTable(result: AutoDrillResult): string {
+  const start = result.timeline[0]!.at;
+  const timeline = result.timeline.map((entry) => `  +${((entry.at - start) / 1000).toFixed(1).padStart(5)} s  ${new Date(entry.at).toISOString().slice(11, 23)}  ${entry.what}`);
+  const errors = Object.entries(result.load.errors).map(([kind, n]) => `${kind}: ${n}`).join(', ') || 'none';
+  const rows = [
+    ['fault', 'detection (s)', 'failover (s)', 'outage (s)', 'failback outage (s)', 'sagas', 'terminal', 'errors by kind', 'accounts checked', 'mismatches'],
+    [result.fault.join(' '), (result.detectionMs / 1000).toFixed(1), (result.failoverMs / 1000).toFixed(1), (result.outageMs / 1000).toFixed(1), (result.failback.outageMs / 1000).toFixed(1), String(result.money.sagas), String(result.money.terminal), errors, String(result.money.accountsChecked), String(result.money.mismatches.length)],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return ['timeline:', ...timeline, '', ...rows.map((row) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`)].join('\n');
 }

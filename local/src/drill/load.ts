@@ -27,6 +27,8 @@ export interface SagaRecordOfLoad {
   status?: string;
   /** When the POST was accepted and when the end was seen. */
   acceptedAt?: number;
+  /** The region whose services accepted the POST (the endpoint's x-corebank-region). */
+  acceptedIn?: string;
   endedAt?: number;
 }
 
@@ -66,7 +68,7 @@ export function startLoad(options: { baseUrl: string; users: number; thinkMs?: n
     return 'other';
   };
 
-  async function request(method: string, path: string, account: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  async function request(method: string, path: string, account: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; region?: string } | undefined> {
     try {
       const response = await fetch(`${options.baseUrl}${path}`, {
         method,
@@ -76,7 +78,8 @@ export function startLoad(options: { baseUrl: string; users: number; thinkMs?: n
       });
       const text = await response.text();
       if (response.status !== 200) countError(`http ${response.status}`);
-      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+      const region = response.headers.get('x-corebank-region');
+      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, ...(region ? { region } : {}) };
     } catch (error) {
       countError(kindOf(error));
       return undefined;
@@ -91,6 +94,7 @@ export function startLoad(options: { baseUrl: string; users: number; thinkMs?: n
       if (reply?.status === 200) {
         saga.transactionId = reply.body.transactionId as string;
         saga.acceptedAt = Date.now();
+        if (reply.region) saga.acceptedIn = reply.region;
         accepted.push(saga.acceptedAt);
         break;
       }

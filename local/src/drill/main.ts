@@ -3,20 +3,41 @@
  * ports, a temporary folder; whatever `npm start` runs is left alone). Prints each workflow's
  * steps as the command prints them, then the table. Exits 1 when a check fails.
  * Options: --users 10 --dwell 10 (seconds of load before, between and after the switches).
+ * `--auto [--canary-period 5s] [--fault scale-to-zero|packet-loss]`: instead, the automatic
+ * failover drill (the seed's rehearsal), which prints a timeline and its figures.
  */
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
+import { durationMs } from '@corebank/kit';
+import { controlPlaneClient } from '../environment/control-plane.ts';
 import { REPO_ROOT } from '../environment/processes.ts';
 import { startScratchSystem } from '../environment/scratch-system.ts';
-import { drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
+import { autoDrillTable, autoFailoverDrill, drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { users: { type: 'string', default: '10' }, dwell: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '10' },
+    dwell: { type: 'string', default: '10' },
+    auto: { type: 'boolean', default: false },
+    'canary-period': { type: 'string', default: '5s' },
+    fault: { type: 'string', default: 'scale-to-zero' },
+  },
+});
 const users = Number(values.users);
 const dwellMs = Number(values.dwell) * 1000;
+const canaryPeriodMs = durationMs(values['canary-period']);
+/** The faults the automatic drill puts on Tokyo, as `corebank fault` takes them. */
+const AUTO_FAULTS: Record<string, string[]> = {
+  'scale-to-zero': ['scale-to-zero', '--service', 'transaction'],
+  'packet-loss': ['packet-loss', '--percent', '100'],
+};
+const autoFault = AUTO_FAULTS[values.fault];
+if (canaryPeriodMs === undefined || canaryPeriodMs < 1000) throw new Error(`--canary-period must be a duration of at least 1s, such as 5s, not ${values['canary-period']}`);
+if (!autoFault) throw new Error(`--fault must be one of ${Object.keys(AUTO_FAULTS).join(', ')}, not ${values.fault}`);
 
-console.log(`starting a scratch system (both regions) for the drill: ${users} users, ${dwellMs / 1000} s of load around each switch`);
-const system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200' }, tmpPrefix: 'corebank-drill-' });
+console.log(`starting a scratch system (both regions) for the drill: ${users} users, ${dwellMs / 1000} s of load around each switch${values.auto ? `, canaries every ${canaryPeriodMs / 1000} s` : ''}`);
+const system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200' }, tmpPrefix: 'corebank-drill-', ...(values.auto ? { canaryPeriodMs } : {}) });
 let failed = false;
 try {
   const target: DrillTarget = {
@@ -25,23 +46,41 @@ try {
     corebank: async (...args) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout,
   };
   const log = (line: string) => console.log(line);
-  console.log('\n== planned: failover, then failback, under load ==');
-  const planned = await plannedDrill(target, { users, dwellMs, log });
-  console.log('\n== region loss: kill Tokyo, failover --allow-data-loss, restore, failback, under load ==');
-  const loss = await regionLossDrill(target, { users, dwellMs, log });
-  console.log(`\n${drillTable(planned, loss)}\n`);
-  const problems = [
-    ...planned.switches.filter((each) => each.outageMs > 15_000).map((each) => `${each.workflow}: outage ${each.outageMs} ms > 15 s`),
-    ...[planned, loss].flatMap((result, i) => [
-      ...(result.money.notTerminal.length ? [`${i ? 'region loss' : 'planned'}: ${result.money.notTerminal.length} sagas not terminal`] : []),
-      ...(Object.keys(result.money.unexpectedErrors).length ? [`${i ? 'region loss' : 'planned'}: unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
-    ]),
-    ...(planned.money.mismatches.length ? [`planned: mismatches ${JSON.stringify(planned.money.mismatches)}`] : []),
-    ...(planned.rpoDeposit.balanceAfter !== planned.rpoDeposit.quantity ? ['planned: the deposit acknowledged before the switchover is missing'] : []),
-    ...(loss.money.mismatches.length && loss.walBytesNotConfirmed === 0 ? [`region loss: mismatches without reported WAL loss ${JSON.stringify(loss.money.mismatches)}`] : []),
-  ];
-  for (const problem of problems) console.error(`FAIL ${problem}`);
-  failed = problems.length > 0;
+  if (values.auto) {
+    console.log(`\n== automatic failover: enable, fault on Tokyo (${autoFault.join(' ')}), canaries → alarms → initiator → failover, clear, disable, failback, under load ==`);
+    const client = controlPlaneClient(system.controlPlane);
+    try {
+      const result = await autoFailoverDrill(target, client, { users, dwellMs, log, fault: autoFault });
+      console.log(`\n${autoDrillTable(result)}\n`);
+      const problems = [
+        ...(result.money.mismatches.length ? [`mismatches ${JSON.stringify(result.money.mismatches)}`] : []),
+        ...(result.money.notTerminal.length ? [`${result.money.notTerminal.length} sagas not terminal`] : []),
+        ...(Object.keys(result.money.unexpectedErrors).length ? [`unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
+      ];
+      for (const problem of problems) console.error(`FAIL ${problem}`);
+      failed = problems.length > 0;
+    } finally {
+      await client.close();
+    }
+  } else {
+    console.log('\n== planned: failover, then failback, under load ==');
+    const planned = await plannedDrill(target, { users, dwellMs, log });
+    console.log('\n== region loss: kill Tokyo, failover --allow-data-loss, restore, failback, under load ==');
+    const loss = await regionLossDrill(target, { users, dwellMs, log });
+    console.log(`\n${drillTable(planned, loss)}\n`);
+    const problems = [
+      ...planned.switches.filter((each) => each.outageMs > 15_000).map((each) => `${each.workflow}: outage ${each.outageMs} ms > 15 s`),
+      ...[planned, loss].flatMap((result, i) => [
+        ...(result.money.notTerminal.length ? [`${i ? 'region loss' : 'planned'}: ${result.money.notTerminal.length} sagas not terminal`] : []),
+        ...(Object.keys(result.money.unexpectedErrors).length ? [`${i ? 'region loss' : 'planned'}: unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
+      ]),
+      ...(planned.money.mismatches.length ? [`planned: mismatches ${JSON.stringify(planned.money.mismatches)}`] : []),
+      ...(planned.rpoDeposit.balanceAfter !== planned.rpoDeposit.quantity ? ['planned: the deposit acknowledged before the switchover is missing'] : []),
+      ...(loss.money.mismatches.length && loss.walBytesNotConfirmed === 0 ? [`region loss: mismatches without reported WAL loss ${JSON.stringify(loss.money.mismatches)}`] : []),
+    ];
+    for (const problem of problems) console.error(`FAIL ${problem}`);
+    failed = problems.length > 0;
+  }
 } catch (error) {
   console.error(`drill failed: ${(error as Error).message}`);
   failed = true;

@@ -50,6 +50,8 @@ export interface InitiatorLoopIo {
   /** Runs `work` at `at` (ms since the epoch); returns a cancel. */
   schedule(at: number, work: () => void): () => void;
   log(line: string): void;
+  /** Each decision as it is made. */
+  onDecision?(record: InitiatorRecord): void;
 }
 
 /**
@@ -94,6 +96,7 @@ export function createInitiatorLoop(io: InitiatorLoopIo) {
       }
     }
     last = record;
+    io.onDecision?.(record);
     io.log(`auto-failover: ${record.decision}: ${record.reason}${record.executionId ? `; started execution ${record.executionId}` : ''}${record.startError ? `; could not start: ${record.startError}` : ''}`);
   }
 
@@ -163,11 +166,26 @@ export interface AutoFailoverStatus {
   alarms: Array<{ name: string; state: AlarmState; reason: string; updatedAt: string }>;
   lastDecision: InitiatorRecord | null;
   notifications: AlarmNotification[];
+  /**
+   * What happened, oldest first, for a timeline (`npm run drill -- --auto`): each canary's
+   * first failed run after a success (and first success after failures), each alarm
+   * notification, each initiator decision.
+   */
+  events: AutoFailoverEvent[];
   /** The latest canary runs, newest first. */
   lastRuns: Array<Pick<CanaryResult, 'canary' | 'success' | 'latencyMs' | 'failure'> & { endedAt: string; endpoint: string }>;
 }
 
+export interface AutoFailoverEvent {
+  at: string;
+  kind: 'canary-failed' | 'canary-succeeded' | 'alarm' | 'decision';
+  /** The canary or the alarm the event is about; the watched region for a decision. */
+  subject: string;
+  detail: string;
+}
+
 const NOTIFICATIONS_KEPT = 200;
+const EVENTS_KEPT = 500;
 const RUNS_KEPT = 600;
 
 export function startAutoFailover(options: AutoFailoverOptions) {
@@ -178,6 +196,11 @@ export function startAutoFailover(options: AutoFailoverOptions) {
   const statuses = new Map<string, AlarmStatus>(definitions.map((definition) => [definition.name, initialStatus(startedAt)]));
   const runs = new Map<string, Array<CanaryResult & { endpoint: string }>>(definitions.map((definition) => [definition.name, []]));
   const notifications: AlarmNotification[] = [];
+  const events: AutoFailoverEvent[] = [];
+  const record = (event: AutoFailoverEvent) => {
+    events.push(event);
+    if (events.length > EVENTS_KEPT) events.splice(0, events.length - EVENTS_KEPT);
+  };
   let watching: string | undefined;
   let canaries: Canary[] = [];
   let stopped = false;
@@ -204,6 +227,8 @@ export function startAutoFailover(options: AutoFailoverOptions) {
       };
     },
     log: options.log,
+    onDecision: (decision) =>
+      record({ at: decision.at, kind: 'decision', subject: decision.watchedRegion, detail: `${decision.decision}: ${decision.reason}${decision.executionId ? `; execution ${decision.executionId}` : ''}${decision.startError ? `; could not start: ${decision.startError}` : ''}` }),
   });
 
   /** (Re)points both canaries at `region`'s endpoint. */
@@ -220,6 +245,11 @@ export function startAutoFailover(options: AutoFailoverOptions) {
         onResult: (result) => {
           const kept = runs.get(result.canary);
           if (!kept) return;
+          const previous = kept.at(-1);
+          // Only a change of outcome is an event: the runs themselves are kept below.
+          if (previous ? previous.success !== result.success : !result.success) {
+            record({ at: new Date(result.endedAt).toISOString(), kind: result.success ? 'canary-succeeded' : 'canary-failed', subject: result.canary, detail: `${endpointUrl}${result.failure ? `: ${result.failure}` : ''}` });
+          }
           kept.push({ ...result, endpoint: endpointUrl });
           if (kept.length > RUNS_KEPT) kept.splice(0, kept.length - RUNS_KEPT);
         },
@@ -232,6 +262,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
   function notify(notification: AlarmNotification) {
     notifications.unshift(notification);
     notifications.length = Math.min(notifications.length, NOTIFICATIONS_KEPT);
+    record({ at: new Date(notification.at).toISOString(), kind: 'alarm', subject: notification.alarm, detail: `${notification.from} → ${notification.to}: ${notification.reason}` });
     options.log(`alarm ${notification.alarm}: ${notification.from} → ${notification.to}: ${notification.reason}`);
     if (options.webhookUrl) {
       request(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) })
@@ -298,6 +329,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
         }),
         lastDecision: loop.last() ?? null,
         notifications,
+        events: [...events],
         lastRuns: [...runs.values()]
           .flat()
           .sort((a, b) => b.endedAt - a.endedAt)

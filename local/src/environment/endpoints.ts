@@ -3,6 +3,9 @@ import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createService, SERVICE_TOKEN_HEADER, serviceUnavailable, type App } from '@corebank/kit';
 
+/** The response header naming the region whose services answered. */
+export const REGION_HEADER = 'x-corebank-region';
+
 /** Path prefixes an endpoint routes, like the seed's ALB listener rules. */
 export const ROUTED_PREFIXES = ['/balance', '/count', '/transaction'] as const;
 export type RoutedPrefix = (typeof ROUTED_PREFIXES)[number];
@@ -35,8 +38,12 @@ export interface EndpointsConfig {
   routingControlsUrl: string;
   /** Regions, primary first: the order that breaks a tie when several controls are On. */
   regionOrder: string[];
-  /** Each regional endpoint and its port. */
-  regional: Array<{ region: string; port: number }>;
+  /**
+   * Each regional endpoint and the port it listens on. With `publicUrl` (the region's fault
+   * proxy, in front of that port), the global endpoint reaches the region through it, as a
+   * client handed the region's ALB by DNS would cross the region's network.
+   */
+  regional: Array<{ region: string; port: number; publicUrl?: string }>;
   global: { port: number };
 }
 
@@ -71,8 +78,10 @@ export function withoutHopByHop<T extends IncomingHttpHeaders>(headers: T, also:
  * An HTTP endpoint that passes the public API to the services of the region `regionOf()`
  * names. A regional endpoint (the region's ALB) always names its own region; the global
  * endpoint (Route 53 with ARC routing controls) names the region whose routing control is
- * On. Locally the global endpoint routes to the services directly, as DNS would hand the
- * client the active region's ALB, so a request crosses one proxy, not two.
+ * On. Locally the global endpoint forwards to the active region's public address (its fault
+ * proxy, then its regional endpoint), as DNS hands the client the region's ALB across the
+ * region's network, so a network fault on the region is felt through the global endpoint too;
+ * given no public address, it routes to the services directly.
  *
  * It is an edge, not a pipe: any other path is its own 404, another method on a public path
  * its own 405; it strips hop-by-hop headers both ways and never forwards a client's service
@@ -134,7 +143,8 @@ export function buildEndpoint(options: {
       ...body,
       getUpstream: () => upstream,
       rewriteRequestHeaders: (_request, headers) => withoutHopByHop(headers, [SERVICE_TOKEN_HEADER]),
-      rewriteHeaders: (headers) => withoutHopByHop(headers),
+      // Which region answered (a local aid, as a CDN names its edge): the drills tell Tokyo's answers from Osaka's by it.
+      rewriteHeaders: (headers) => ({ ...withoutHopByHop(headers), [REGION_HEADER]: region }),
       onError: (errorReply, { error }) => {
         const timedOut = (error as { statusCode?: number }).statusCode === 504;
         void errorReply

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createDynamoClients, ensureTables, getStopFlag, putStopFlag } from '@corebank/transaction';
 import { migrateBalance } from '@corebank/balance';
 import { migrateCount } from '@corebank/count';
-import { ConfigError, within, ensureDatabase, envOptional, externalDatabaseUrl, waitFor } from '@corebank/kit';
+import { ConfigError, within, ensureDatabase, envOptional, externalDatabaseUrl, freePort, waitFor } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import type { EndpointsConfig } from './endpoints.ts';
 import { startServiceProcess } from './processes.ts';
@@ -13,6 +13,7 @@ import { failoverSteps, regionPower } from './failover-steps.ts';
 import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
 import { startAutoFailover, type AutoFailover } from './auto-failover.ts';
 import { createFaultController } from './faults/fault-controller.ts';
+import { createFaultProxy, type FaultProxy } from './faults/fault-proxy.ts';
 import { activeRegionOf, getRoutingControls } from './routing-controls.ts';
 import { startGlobalDatabase } from './global-database.ts';
 import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
@@ -161,11 +162,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       logFile: join(logDir, 'routing-controls.log'),
     });
     cleanups.push(() => routingControls.stop());
+    // Each region's fault proxy listens on its public endpoint port, in front of the regional
+    // endpoint on an internal port: transparent until `corebank fault packet-loss|latency|blackhole`.
+    const proxies = new Map<string, FaultProxy>();
+    for (const region of regions) {
+      const proxy = await createFaultProxy({ targetPort: await freePort(), port: region.endpointPort });
+      proxies.set(region.name, proxy);
+      cleanups.push(() => proxy.close());
+    }
     const endpointsConfig: EndpointsConfig = {
       supervisorUrl: controlPlaneUrl,
       routingControlsUrl,
       regionOrder: regions.map((region) => region.name),
-      regional: regions.map((region) => ({ region: region.name, port: region.endpointPort })),
+      regional: regions.map((region) => ({ region: region.name, port: proxies.get(region.name)!.targetPort, publicUrl: url(region.endpointPort) })),
       global: { port: globalPort },
     };
     const endpoints = startServiceProcess({
@@ -242,7 +251,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(envOptional('NOTIFY_WEBHOOK_URL') ? { webhookUrl: envOptional('NOTIFY_WEBHOOK_URL')! } : {}),
     });
     cleanups.push(() => autoFailover.stop());
-    const faults = createFaultController({ supervisor, log: controlPlaneLog });
+    const faults = createFaultController({ supervisor, proxies, log: controlPlaneLog });
     cleanups.push(async () => faults.stop());
     const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), autoFailover, faults, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });

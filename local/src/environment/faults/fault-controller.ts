@@ -3,11 +3,13 @@
  * and undoes it on `fault clear` or when its duration ends. `scale-to-zero` sets the desired
  * counts to 0 and remembers the counts it replaced; `kill` SIGKILLs one instance, which the
  * supervisor starts again (nothing to undo, so it is not kept as active). The network kinds
- * (packet loss, latency, blackhole) need the fault proxy in front of a region's endpoint,
- * which the local system does not put there yet: they are refused.
+ * (packet loss, latency, blackhole) go to the fault proxy in front of the region's regional
+ * endpoint (`proxies`), through which the global endpoint also reaches the region; a
+ * blackhole of the database node is refused (no proxy stands in front of PostgreSQL).
  */
 import { randomUUID } from 'node:crypto';
 import type { Supervisor } from '../supervisor.ts';
+import type { FaultProxy } from './fault-proxy.ts';
 import { describeFault, FAULT_SERVICES, type ActiveFault, type FaultSpec } from './faults.ts';
 
 export class FaultNotSupportedError extends Error {
@@ -24,7 +26,7 @@ export interface AppliedFault extends ActiveFault {
   effect: Record<string, unknown>;
 }
 
-export function createFaultController(options: { supervisor: Supervisor; log?: (line: string) => void }) {
+export function createFaultController(options: { supervisor: Supervisor; proxies?: ReadonlyMap<string, FaultProxy>; log?: (line: string) => void }) {
   const { supervisor } = options;
   const active = new Map<string, AppliedFault & { undo: () => void; timer?: NodeJS.Timeout }>();
 
@@ -80,8 +82,21 @@ export function createFaultController(options: { supervisor: Supervisor; log?: (
           options.log?.(`fault ${id}: ${description}`);
           return visible(fault);
         }
-        default:
-          throw new FaultNotSupportedError(`${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which the local system does not run yet; scale-to-zero and kill are available`);
+        case 'packet-loss':
+        case 'latency':
+        case 'blackhole': {
+          if (spec.kind === 'blackhole' && spec.target === 'database') throw new FaultNotSupportedError(`blackhole --database needs a proxy in front of ${spec.region}'s PostgreSQL node, which the local system does not run (its replication and role changes address the node directly); blackhole without --database cuts the region's endpoint`);
+          const proxy = options.proxies?.get(spec.region);
+          if (!proxy) throw new FaultNotSupportedError(`${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
+          // Its clear would end the first one: one at a time per kind and region.
+          const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region);
+          if (earlier) throw new FaultConflictError(`fault ${earlier.id} already injects ${spec.kind} into ${spec.region}; clear it first`);
+          proxy.inject(spec.kind === 'latency' ? { kind: 'latency', ms: spec.ms } : spec.kind === 'packet-loss' ? { kind: 'packet-loss', percent: spec.percent } : { kind: 'blackhole' });
+          const fault = { id, spec, since, description, effect: { proxyPort: proxy.port }, undo: () => proxy.clear(spec.kind) };
+          active.set(id, spec.durationMs === undefined ? fault : { ...fault, timer: setTimeout(() => clearOne(id), spec.durationMs) });
+          options.log?.(`fault ${id}: ${description}`);
+          return visible(fault);
+        }
       }
     },
     list: (): AppliedFault[] => [...active.values()].map(visible),

@@ -12,8 +12,8 @@
  *   behind it wait (head-of-line blocking). Limits: one loss costs one RTO (no exponential
  *   backoff on repeated loss of the same segment, no congestion-window collapse, and a
  *   "chunk" is whatever one read returned, not an MSS-sized segment), so the model is
- *   gentler than real loss at high rates; at 100 % every chunk costs one RTO, where a real
- *   link would never deliver at all (use blackhole for that).
+ *   gentler than real loss at high rates. At 100 % nothing gets through, as on a real link:
+ *   bytes are held as in a blackhole and delivered once the loss drops below 100 %.
  * - blackhole: connections are accepted and never answered; bytes already received are
  *   held, not dropped, and delivered once the blackhole ends (as retransmission would).
  *
@@ -73,7 +73,11 @@ export async function createFaultProxy(options: FaultProxyOptions) {
   const maxHeldBytes = options.maxHeldBytes ?? 4 * 1024 * 1024;
   const faults = new Map<ProxyFaultKind, ActiveProxyFault & { timer?: NodeJS.Timeout }>();
   const connections = new Set<Connection>();
-  const blackholed = () => faults.has('blackhole');
+  const total = () => {
+    const loss = faults.get('packet-loss')?.fault;
+    return loss?.kind === 'packet-loss' && loss.percent >= 100;
+  };
+  const blackholed = () => faults.has('blackhole') || total();
 
   function delayOfNextChunk(): number {
     const latency = faults.get('latency')?.fault;
@@ -170,10 +174,12 @@ export async function createFaultProxy(options: FaultProxyOptions) {
 
   return {
     port,
+    targetPort: options.targetPort,
     url: `http://${HOST}:${port}`,
     /** Adds a fault (replacing one of the same kind); it clears itself after `durationMs`, if given. */
     inject(fault: ProxyFault, durationMs?: number): ActiveProxyFault {
       validateProxyFault(fault);
+      const wasBlackholed = blackholed();
       clearTimeout(faults.get(fault.kind)?.timer);
       const since = Date.now();
       const entry: ActiveProxyFault & { timer?: NodeJS.Timeout } = { fault, since, ...(durationMs === undefined ? {} : { until: since + durationMs }) };
@@ -182,6 +188,8 @@ export async function createFaultProxy(options: FaultProxyOptions) {
         entry.timer.unref();
       }
       faults.set(fault.kind, entry);
+      // 100 % loss replaced by a lower rate lets the held bytes through.
+      if (wasBlackholed && !blackholed()) release();
       return { fault, since, ...(entry.until === undefined ? {} : { until: entry.until }) };
     },
     /** Clears one kind of fault, or all of them. */

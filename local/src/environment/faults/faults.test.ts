@@ -36,7 +36,7 @@ describe('parseFaultArgs', () => {
 
 describe('describeFault and the fault list', () => {
   it('says what, where and for how long', () => {
-    expect(describeFault(parseFaultArgs(['packet-loss', '--percent', '30', '--duration', '90s']))).toBe("packet loss 30 % into ap-northeast-1's endpoint and services, for 90s");
+    expect(describeFault(parseFaultArgs(['packet-loss', '--percent', '30', '--duration', '90s']))).toBe("packet loss 30 % into ap-northeast-1's endpoint, for 90s");
     expect(describeFault(parseFaultArgs(['blackhole', '--database']))).toBe("blackhole of ap-northeast-1's database (connections accepted, never answered), until cleared");
     expect(describeFault(parseFaultArgs(['kill', '--service', 'worker', '--duration', '1m']))).toBe("kill instance 0 of ap-northeast-1's worker");
     expect(parseDuration('1h')).toBe(3_600_000);

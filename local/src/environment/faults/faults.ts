@@ -111,9 +111,9 @@ export function describeFault(spec: FaultSpec): string {
   const what = (() => {
     switch (spec.kind) {
       case 'packet-loss':
-        return `packet loss ${spec.percent} % into ${where}'s endpoint and services`;
+        return `packet loss ${spec.percent} % into ${where}'s endpoint`;
       case 'latency':
-        return `latency +${spec.ms} ms each way into ${where}'s endpoint and services`;
+        return `latency +${spec.ms} ms each way into ${where}'s endpoint`;
       case 'blackhole':
         return spec.target === 'database' ? `blackhole of ${where}'s database (connections accepted, never answered)` : `blackhole of ${where} (connections accepted, never answered)`;
       case 'scale-to-zero':
