@@ -106,8 +106,13 @@ export async function withSpan<T>(
   const parent = options.parent ?? context.active();
   if (parent.getValue(UNTRACED) === true) return work(NO_SPAN);
   const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, parent);
+  return endedAfter(span, () => context.with(trace.setSpan(parent, span), () => work(span)));
+}
+
+/** Awaits `work`, records on `span` the error it throws, and ends the span either way. */
+async function endedAfter<T>(span: Span, work: () => Promise<T>): Promise<T> {
   try {
-    return await context.with(trace.setSpan(parent, span), () => work(span));
+    return await work();
   } catch (error) {
     span.recordException(error as Error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -169,7 +174,7 @@ export async function tracedCall<T>(
   if (!enabled || untracedNow()) return call({});
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes });
   const headers = traceContextCarrier(trace.setSpan(context.active(), span));
-  try {
+  return endedAfter(span, async () => {
     const result = await call(headers);
     const status = statusOf?.(result);
     if (status !== undefined) {
@@ -177,11 +182,5 @@ export async function tracedCall<T>(
       if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     }
     return result;
-  } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-    throw error;
-  } finally {
-    span.end();
-  }
+  });
 }
