@@ -22,8 +22,10 @@ export async function callControlApi<T>(options: {
   body?: unknown;
   what: string;
   refused: (status: number, message: string) => Error;
+  /** How long the call may take (2 s). */
+  timeoutMs?: number;
 }): Promise<T> {
-  const client = createServiceClient({ baseUrl: options.url, timeoutMs: 2000, connections: 1 });
+  const client = createServiceClient({ baseUrl: options.url, timeoutMs: options.timeoutMs ?? 2000, connections: 1 });
   try {
     const reply = await (options.method === 'GET' ? client.get<T>(options.path) : client[options.method === 'PUT' ? 'put' : 'post']<T>(options.path, options.body));
     if (reply.status !== 200) {

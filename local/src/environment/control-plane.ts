@@ -15,6 +15,7 @@ import { FAULT_SERVICES, KNOWN_REGIONS, type FaultSpec } from './faults/faults.t
 import { ExecutionConflictError, type WorkflowRunner } from './workflow-runner.ts';
 import type { GlobalDatabase, GlobalDatabaseNodeStatus } from './global-database.ts';
 import { buildSupervisorApp } from './supervisor-api.ts';
+import { callControlApi, ControlApiError } from './control-api.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /**
@@ -171,15 +172,15 @@ export function buildControlPlaneApp(options: {
 }
 
 /** Each region's database node: role and replication lag (`corebank status`). */
-export async function getDatabaseStatus(url: string): Promise<DatabaseStatusReply> {
-  const client = createServiceClient({ baseUrl: url, timeoutMs: 3000, connections: 1 });
-  try {
-    const reply = await client.get<DatabaseStatusReply>('/database');
-    if (reply.status !== 200) throw new Error(`the control plane answered ${reply.status} to GET /database`);
-    return reply.body;
-  } finally {
-    await client.close();
-  }
+export function getDatabaseStatus(url: string): Promise<DatabaseStatusReply> {
+  return callControlApi<DatabaseStatusReply>({
+    url,
+    method: 'GET',
+    path: '/database',
+    what: 'the control plane',
+    refused: (status, message) => new ControlApiError(status, message),
+    timeoutMs: 3000,
+  });
 }
 
 /** The control plane's client for the workflow routes (`corebank failover|failback|executions|region`). */
