@@ -16,14 +16,14 @@ await runEntryPoint('endpoints', async () => {
   const config = JSON.parse(envString('COREBANK_ENDPOINTS')) as EndpointsConfig;
   const targets = watchTargets({ url: config.supervisorUrl, intervalMs: POLL_INTERVAL_MS });
   const routing = watchRoutingControls({ url: config.routingControlsUrl, regionOrder: config.regionOrder, intervalMs: POLL_INTERVAL_MS });
-  const pick = targets.pick;
+  const { pick, inRotation } = targets;
   const publicUrls = new Map(config.regional.flatMap(({ region, publicUrl }) => (publicUrl ? [[region, publicUrl] as const] : [])));
   // Through the region's public address when it has one (its fault proxy), so that a fault on the region is seen here too.
-  const pickForGlobal: typeof pick = (region, service) => (publicUrls.has(region) && pick(region, service) !== undefined ? publicUrls.get(region) : pick(region, service));
+  const pickForGlobal: typeof pick = (region, service) => (publicUrls.has(region) && inRotation(region, service) ? publicUrls.get(region) : pick(region, service));
   const informed = () => Object.keys(targets.current()).length > 0 && Object.keys(routing.states()).length > 0;
   const apps = [
-    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regionOf: () => region, pick, informed }) })),
-    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regionOf: routing.activeRegion, pick: pickForGlobal, informed }) },
+    ...config.regional.map(({ region, port }) => ({ port, app: buildEndpoint({ name: `endpoint-${region}`, regionOf: () => region, pick, inRotation, informed }) })),
+    { port: config.global.port, app: buildEndpoint({ name: 'endpoint-global', regionOf: routing.activeRegion, pick: pickForGlobal, inRotation, informed }) },
   ];
   await Promise.all(apps.map(({ app, port }) => app.listen({ port, host: envString('HOST', '127.0.0.1') })));
 

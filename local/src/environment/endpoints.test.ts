@@ -85,7 +85,7 @@ function send(method: string, path: string, headers: Record<string, string> = {}
 
 beforeAll(async () => {
   const region = Object.fromEntries(await Promise.all(ROUTED_PREFIXES.map(async (prefix) => [prefix.slice(1), await startUpstream(prefix)]))) as Record<string, string>;
-  endpoint = buildEndpoint({ name: 'edge-test', regionOf: () => 'ap-northeast-1', pick: (_region, service) => region[service], upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
+  endpoint = buildEndpoint({ name: 'edge-test', regionOf: () => 'ap-northeast-1', pick: (_region, service) => region[service], inRotation: (_region, service) => region[service] !== undefined, upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS });
   await endpoint.listen({ port: 0, host: '127.0.0.1' });
   port = (endpoint.server.address() as { port: number }).port;
 });
@@ -244,7 +244,7 @@ describe('upstreams from the supervisor and the routing controls', () => {
     const upstream = await startUpstream('/balance');
     let targets: Record<string, string | undefined> = { balance: upstream };
     let region: string | undefined = 'ap-northeast-3';
-    const edge = buildEndpoint({ name: 'routing-test', regionOf: () => region, pick: (named, service) => (named === 'ap-northeast-3' ? targets[service] : undefined) });
+    const edge = buildEndpoint({ name: 'routing-test', regionOf: () => region, pick: (named, service) => (named === 'ap-northeast-3' ? targets[service] : undefined), inRotation: (named, service) => named === 'ap-northeast-3' && targets[service] !== undefined });
     await edge.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
     const get = async (path: string) => {

@@ -92,6 +92,8 @@ export function buildEndpoint(options: {
   regionOf: () => string | undefined;
   /** A healthy instance of the service in the region (round robin), or undefined if none is in rotation. */
   pick: (region: string, service: 'balance' | 'count' | 'transaction') => string | undefined;
+  /** Whether the service has a healthy instance in the region; unlike `pick`, it takes no turn. */
+  inRotation: (region: string, service: 'balance' | 'count' | 'transaction') => boolean;
   /** Whether it has heard from the routing controls and the supervisor yet: GET /health fails until then. */
   informed?: () => boolean;
   upstreamTimeoutMs?: number;
@@ -109,7 +111,7 @@ export function buildEndpoint(options: {
       if (options.informed && !options.informed()) throw new Error('no answer from the routing controls or the supervisor yet');
       const region = options.regionOf();
       if (region === undefined) return;
-      const missing = ROUTED_PREFIXES.map(serviceOfPrefix).filter((service) => options.pick(region, service) === undefined);
+      const missing = ROUTED_PREFIXES.map(serviceOfPrefix).filter((service) => !options.inRotation(region, service));
       if (missing.length > 0) throw new Error(`${region}: no healthy instance of ${missing.join(', ')} yet`);
     },
   });

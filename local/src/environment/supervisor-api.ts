@@ -99,6 +99,8 @@ export function watchTargets(options: { url: string; intervalMs?: number }) {
     ready: poll.ready,
     refresh: poll.refresh,
     current: poll.current,
+    /** Whether `service` has a healthy instance in `region` (without taking a turn of the round robin). */
+    inRotation: (region: string, service: string): boolean => (poll.current()[region]?.[service]?.length ?? 0) > 0,
     /** The next healthy instance of `service` in `region`, or undefined if none is in rotation. */
     pick(region: string, service: string): string | undefined {
       const urls = poll.current()[region]?.[service] ?? [];
