@@ -294,21 +294,24 @@ export function buildProgram(): Command {
       }
     });
 
-  const runWorkflow = async (workflow: WorkflowName) => {
-    const system = runningSystem();
-    const client = controlPlaneClient(system.controlPlane);
+  const withControlPlane = async <T>(work: (client: ReturnType<typeof controlPlaneClient>) => Promise<T>): Promise<T> => {
+    const client = controlPlaneClient(runningSystem().controlPlane);
     try {
-      const started = await client.startExecution(workflow).catch((error: Error) => fail(error.message));
+      return await work(client).catch((error: Error) => fail(error.message));
+    } finally {
+      await client.close();
+    }
+  };
+  const runWorkflow = (workflow: WorkflowName) =>
+    withControlPlane(async (client) => {
+      const started = await client.startExecution(workflow);
       const resumed = started.resumedAt.length > 0;
       console.log(`${resumed ? 'continuing' : 'started'} ${workflow} ${started.source} → ${started.destination} (execution ${started.id})`);
       const ended = await followExecution(client, started.id, (line) => console.log(line));
       if (ended.status === 'failed') fail(`${workflow} failed at step ${ended.error?.step ?? '?'}: ${ended.error?.message ?? ''}; run the same command again to continue from that step`);
       const total = Date.parse(ended.endedAt ?? ended.startedAt) - Date.parse(ended.resumedAt.at(-1) ?? ended.startedAt);
       console.log(`${workflow} succeeded in ${(total / 1000).toFixed(1)} s: ${ended.destination} is active`);
-    } finally {
-      await client.close();
-    }
-  };
+    });
   program
     .command('failover')
     .description('move the system from Tokyo to Osaka with the failover workflow (planned, no data loss); --allow-data-loss when Tokyo is lost')
@@ -322,11 +325,9 @@ export function buildProgram(): Command {
     .command('executions')
     .description('the failover and failback executions, newest last: step timings, outcome, the error of a failed step')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
-      const system = runningSystem();
-      const client = controlPlaneClient(system.controlPlane);
-      try {
-        const executions = await client.executions().catch((error: Error) => fail(error.message));
+    .action((options: { json?: boolean }) =>
+      withControlPlane(async (client) => {
+        const executions = await client.executions();
         if (options.json) return console.log(JSON.stringify(executions, null, 2));
         if (executions.length === 0) return console.log('no executions yet');
         for (const execution of executions) {
@@ -336,49 +337,31 @@ export function buildProgram(): Command {
             console.log(`  ${step.status.padEnd(9)} ${step.name.padEnd(34)} ${duration.padStart(9)}  ${step.error ?? formatStepOutput(step.output)}`);
           }
         }
-      } finally {
-        await client.close();
-      }
-    });
+      }),
+    );
   const region = program.command('region').description('the region-loss drill: cut a region\'s power, bring it back as the standby');
   region
     .command('kill')
     .description('SIGKILL the region\'s database node and every service instance, as a power cut would (desired counts 0)')
     .argument('<region>', 'region, e.g. ap-northeast-1')
-    .action(async (name: string) => {
-      const system = runningSystem();
-      const client = controlPlaneClient(system.controlPlane);
-      try {
-        const report = await client.killRegion(name).catch((error: Error) => fail(error.message));
+    .action((name: string) =>
+      withControlPlane(async (client) => {
+        const report = await client.killRegion(name);
         console.log(`${name}: killed ${(report.killedPids as number[]).length} service instances and its database node (${String(report.database)}); next: corebank failover --allow-data-loss`);
-      } finally {
-        await client.close();
-      }
-    });
+      }),
+    );
   region
     .command('restore')
     .description('bring a killed region back as the standby: stopFlag true, its node a standby of the primary (a fresh copy if it diverged), one instance of each service')
     .argument('<region>', 'region, e.g. ap-northeast-1')
-    .action(async (name: string) => {
-      const system = runningSystem();
-      const client = controlPlaneClient(system.controlPlane);
-      try {
-        const report = await client.restoreRegion(name).catch((error: Error) => fail(error.message));
+    .action((name: string) =>
+      withControlPlane(async (client) => {
+        const report = await client.restoreRegion(name);
         const database = report.database as { method?: string; walBytesDiscarded?: number | null; primary?: string } | undefined;
         console.log(`${name}: back as the standby region (closed)${database ? `; its database follows ${database.primary} (${database.method}, ${String(database.walBytesDiscarded)} WAL bytes of the old timeline discarded)` : ''}`);
-      } finally {
-        await client.close();
-      }
-    });
+      }),
+    );
 
-  const withControlPlane = async <T>(work: (client: ReturnType<typeof controlPlaneClient>) => Promise<T>): Promise<T> => {
-    const client = controlPlaneClient(runningSystem().controlPlane);
-    try {
-      return await work(client).catch((error: Error) => fail(error.message));
-    } finally {
-      await client.close();
-    }
-  };
   const autofailover = program.command('autofailover').description('the automatic-failover rule (the seed\'s EventBridge rule; disabled as shipped): when both canary alarms are in ALARM, the failover starts');
   for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
     autofailover
