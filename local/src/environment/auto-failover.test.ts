@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INITIATOR_RETRY_INTERVAL_MS, type AlarmState } from './canaries/initiator.ts';
+import { INITIATOR_RETRY_INTERVAL_MS, type AlarmState } from '@corebank/workflow';
 import { createInitiatorLoop } from './auto-failover.ts';
 
 /** The loop with its I/O in the test's hands: a clock, a timer queue, an execution flag. */

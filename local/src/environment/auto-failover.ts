@@ -1,7 +1,7 @@
 /**
  * Automatic failover in the control plane (the seed's canaries, their CloudWatch alarms, the
  * EventBridge rule and the FailoverInitiatorStateMachine), as the I/O edge around pure pieces:
- * `decideInitiation` (canaries/initiator.ts) decides, `evaluateAlarm` evaluates the
+ * `decideInitiation` (@corebank/workflow) decides, `evaluateAlarm` evaluates the
  * `canary-<origin>` alarms, `createCanary` runs the round trips. It runs in the `corebank
  * start` process, so it needs neither the monitor nor any other process to be up.
  *
@@ -25,7 +25,7 @@ import {
   type CanaryAlarmDefinition,
   type CanaryResult,
 } from '@corebank/monitor/canaries';
-import { decideInitiation, type AlarmState, type InitiatorDecision } from './canaries/initiator.ts';
+import { decideInitiation, type AlarmState, type InitiatorDecision } from '@corebank/workflow';
 
 /** The last decision of the initiator, with when it was made and what it did. */
 export interface InitiatorRecord {

@@ -1,2 +1,3 @@
 export * from './failover-definition.ts';
 export * from './execution.ts';
+export * from './initiator.ts';

@@ -1,6 +1,6 @@
 /**
  * The automatic-failover initiator's rules as a pure function: no clock, no I/O. The caller
- * (suggested: the control plane) runs one "initiation" per trigger — a canary alarm entering
+ * (the local control plane, the AWS initiator Lambda) runs one "initiation" per trigger — a canary alarm entering
  * ALARM, as the seed's EventBridge rule fires on a CloudWatch alarm state change — and asks
  * `decideInitiation` at the trigger and again at every retry it was told to schedule.
  *
