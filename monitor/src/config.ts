@@ -21,15 +21,23 @@ export interface MonitorConfig {
   maxSpans: number;
   /** NOTIFY_WEBHOOK_URL: where notifications are POSTed as JSON (the SNS stand-in). */
   webhookUrl?: string;
+  /** CANARY_PERIOD: the canaries' period, also their alarms' (60 s, as the seed's; the control plane's canaries run at the same). */
+  canaryPeriodMs: number;
+  /** ALARM_EVENTS_URL: where each canary alarm's state change is POSTed (the EventBridge stand-in: the control plane's rule). */
+  alarmEventsUrl?: string;
+  /** CONTROL_PLANE_URL: the control plane whose active faults the dashboard shows. */
+  controlPlaneUrl?: string;
 }
 
 /**
- * The environment, with the command line's `--alarm-period 10s` and `--evaluation-periods N`
- * taking precedence (as `npm start -w monitor -- --alarm-period 10s` passes them).
+ * The environment, with the command line's `--alarm-period 10s`, `--evaluation-periods N` and
+ * `--canary-period 5s` taking precedence (as `npm start -w monitor -- --alarm-period 10s` passes them).
  */
 export function loadMonitorConfig(env: Record<string, string | undefined> = process.env, argv: string[] = process.argv.slice(2)): MonitorConfig {
   env = { ...env, ...optionsOf(argv) };
   const webhookUrl = envOptional('NOTIFY_WEBHOOK_URL', env);
+  const alarmEventsUrl = envOptional('ALARM_EVENTS_URL', env);
+  const controlPlaneUrl = envOptional('CONTROL_PLANE_URL', env);
   return {
     port: envInt('PORT', 8090, env),
     host: envString('HOST', '127.0.0.1', env),
@@ -38,10 +46,13 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
     windowMs: parseDuration(envString('MONITOR_WINDOW', '1h', env), 'MONITOR_WINDOW'),
     maxSpans: envInt('MONITOR_MAX_SPANS', 100_000, env),
     ...(webhookUrl ? { webhookUrl } : {}),
+    canaryPeriodMs: parseDuration(envString('CANARY_PERIOD', '60s', env), 'CANARY_PERIOD'),
+    ...(alarmEventsUrl ? { alarmEventsUrl } : {}),
+    ...(controlPlaneUrl ? { controlPlaneUrl } : {}),
   };
 }
 
-const FLAGS: Record<string, string> = { '--alarm-period': 'ALARM_PERIOD', '--evaluation-periods': 'ALARM_EVALUATION_PERIODS', '--port': 'PORT' };
+const FLAGS: Record<string, string> = { '--alarm-period': 'ALARM_PERIOD', '--evaluation-periods': 'ALARM_EVALUATION_PERIODS', '--canary-period': 'CANARY_PERIOD', '--port': 'PORT' };
 
 function optionsOf(argv: string[]): Record<string, string> {
   const options: Record<string, string> = {};

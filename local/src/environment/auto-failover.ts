@@ -1,29 +1,33 @@
 /**
- * Automatic failover in the control plane (the seed's canaries, their CloudWatch alarms, the
- * EventBridge rule and the FailoverInitiatorStateMachine), as the I/O edge around pure pieces:
- * `decideInitiation` (@corebank/workflow) decides, `evaluateAlarm` evaluates the
- * `canary-<origin>` alarms, `createCanary` runs the round trips. It runs in the `corebank
- * start` process, so it needs neither the monitor nor any other process to be up.
+ * Automatic failover, laid out as the seed runs it on AWS, with the control plane (the
+ * `corebank start` process) in the roles that are not CloudWatch's:
+ *
+ * - the canaries (Synthetics, running in Osaka and us-west-2) run here and publish each run
+ *   to the monitor (`POST /api/canaries/runs`, the PutMetricData stand-in);
+ * - the monitor (CloudWatch) evaluates the `canary-<origin>` alarms, notifies, and POSTs each
+ *   alarm state change to the control plane's `POST /events/alarm-state-change`;
+ * - the rule (EventBridge's, enabled or not: `ruleFile`) passes a canary alarm entering ALARM
+ *   to the initiator (the FailoverInitiatorStateMachine: `createInitiatorLoop`), which reads
+ *   the alarm states back from the monitor's `/api/alarms` (DescribeAlarms) at every check
+ *   and asks the pure `decideInitiation` (@corebank/workflow).
  *
  * The canaries call the regional endpoint of the region that is primary (routing control On):
- * Tokyo at start, Osaka after a failover. Their runs are kept across such a switch, so an
- * alarm of the old primary returns to OK (and notifies) once the new one answers.
+ * Tokyo at start, Osaka after a failover; the alarms, kept by canary, return to OK (and
+ * notify) once the new primary answers. Without the monitor the alarms are unknown, which
+ * never starts a failover.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { createServiceClient } from '@corebank/kit';
 import {
   CANARY_ORIGINS,
   canaryAlarms,
   createCanary,
-  evaluateAlarm,
-  initialStatus,
-  successPercentDatapoints,
   type AlarmNotification,
-  type AlarmStatus,
+  type AlarmStateChangeEvent,
   type Canary,
-  type CanaryAlarmDefinition,
   type CanaryResult,
+  type CanaryRun,
 } from '@corebank/monitor/canaries';
 import { decideInitiation, type AlarmState, type InitiatorDecision } from '@corebank/workflow';
 
@@ -39,8 +43,15 @@ export interface InitiatorRecord {
   startError?: string;
 }
 
+/** The canary alarms' states as the initiator read them; `unknown` says why they could not be read. */
+export interface AlarmReading {
+  states: Record<string, AlarmState>;
+  unknown?: string;
+}
+
 export interface InitiatorLoopIo {
-  alarms(): Record<string, AlarmState>;
+  /** The canary alarms' states (the seed's DescribeAlarms); unreadable ones as INSUFFICIENT_DATA, with `unknown` set. */
+  alarms(): Promise<AlarmReading>;
   ruleEnabled(): boolean;
   executionRunning(): boolean;
   primaryRegion(): Promise<string>;
@@ -54,6 +65,13 @@ export interface InitiatorLoopIo {
   onDecision?(record: InitiatorRecord): void;
 }
 
+interface Initiation {
+  watchedRegion: string;
+  attempts: number;
+  lastAttemptAt?: number;
+  cancel?: () => void;
+}
+
 /**
  * One initiation at a time: the first canary alarm entering ALARM begins it, a trigger while
  * it is open is merged into it (the seed's EventBridge target would start a second state
@@ -61,15 +79,16 @@ export interface InitiatorLoopIo {
  * the trigger and at every `retryAt` it answers.
  */
 export function createInitiatorLoop(io: InitiatorLoopIo) {
-  let current: { watchedRegion: string; attempts: number; lastAttemptAt?: number; cancel?: () => void } | undefined;
+  let current: Initiation | undefined;
   let last: InitiatorRecord | undefined;
   let checking: Promise<void> = Promise.resolve();
 
   async function check(): Promise<void> {
     const initiation = current;
     if (!initiation) return;
+    const reading = await io.alarms();
     const decision = decideInitiation({
-      alarms: io.alarms(),
+      alarms: reading.states,
       ruleEnabled: io.ruleEnabled(),
       executionRunning: io.executionRunning(),
       watchedRegion: initiation.watchedRegion,
@@ -78,7 +97,9 @@ export function createInitiatorLoop(io: InitiatorLoopIo) {
       ...(initiation.lastAttemptAt === undefined ? {} : { lastAttemptAt: initiation.lastAttemptAt }),
       now: io.now(),
     });
-    const record: InitiatorRecord = { decision: decision.kind, reason: decision.reason, at: new Date(io.now()).toISOString(), attempts: decision.attempts, watchedRegion: initiation.watchedRegion };
+    // Unknown alarms are not in ALARM, so they never start a failover; the reason says why they were unknown.
+    const reason = reading.unknown ? `${decision.reason} (alarm states unknown: ${reading.unknown})` : decision.reason;
+    const record: InitiatorRecord = { decision: decision.kind, reason, at: new Date(io.now()).toISOString(), attempts: decision.attempts, watchedRegion: initiation.watchedRegion };
     if (decision.kind === 'wait-retry') {
       initiation.attempts = decision.attempts;
       initiation.lastAttemptAt = io.now();
@@ -107,7 +128,10 @@ export function createInitiatorLoop(io: InitiatorLoopIo) {
         io.log(`auto-failover: ${alarm} entered ALARM; merged into the initiation already open`);
         return;
       }
-      current = { watchedRegion: await io.primaryRegion(), attempts: 0 };
+      // Open before the first await, so that the other alarm's event arriving meanwhile is merged.
+      const initiation: Initiation = { watchedRegion: '', attempts: 0 };
+      current = initiation;
+      initiation.watchedRegion = await io.primaryRegion();
       checking = checking.then(check);
       await checking;
     },
@@ -145,31 +169,35 @@ export function ruleFile(dataDir: string) {
 
 export interface AutoFailoverOptions {
   dataDir: string;
-  /** The canaries' period, also the alarms' (60 s; shorter for demos and tests). */
+  /** The canaries' period, also their alarms' in the monitor (60 s; shorter for demos and tests). */
   periodMs: number;
+  /** The monitor: it keeps the canaries' runs and evaluates their alarms. */
+  monitorUrl: string;
   /** The region whose routing control is On (the one clients reach), or undefined when none is. */
   primaryRegion(): Promise<string | undefined>;
   /** The regional endpoint of `region`. */
   endpointOf(region: string): string;
   executionRunning(): boolean;
   startFailover(): string;
-  /** Notifications and initiator decisions, one line each (`npm start`'s console). */
+  /** Alarm changes, initiator decisions and the monitor's outages, one line each (`npm start`'s console). */
   log(line: string): void;
-  /** NOTIFY_WEBHOOK_URL: notifications are POSTed there as JSON too, as the monitor does. */
-  webhookUrl?: string;
 }
 
 export interface AutoFailoverStatus {
   enabled: boolean;
   periodSeconds: number;
   watching: string | null;
+  /** The canary alarms, as the monitor evaluates them (empty when it did not answer: see monitorError). */
   alarms: Array<{ name: string; state: AlarmState; reason: string; updatedAt: string }>;
   lastDecision: InitiatorRecord | null;
+  /** The monitor's notifications of the canary alarms, newest first. */
   notifications: AlarmNotification[];
+  /** Why `alarms` and `notifications` are empty: the monitor did not answer. */
+  monitorError?: string;
   /**
    * What happened, oldest first, for a timeline (`npm run drill -- --auto`): each canary's
-   * first failed run after a success (and first success after failures), each alarm
-   * notification, each initiator decision.
+   * first failed run after a success (and first success after failures), each alarm state
+   * change event the monitor sent, each initiator decision.
    */
   events: AutoFailoverEvent[];
   /** The latest canary runs, newest first. */
@@ -184,18 +212,32 @@ export interface AutoFailoverEvent {
   detail: string;
 }
 
-const NOTIFICATIONS_KEPT = 200;
+/** What the rule made of an alarm state change event: whether its pattern matched (a canary alarm entering ALARM) and whether the initiator got it. */
+export interface AlarmEventOutcome {
+  matched: boolean;
+  delivered: boolean;
+}
+
 const EVENTS_KEPT = 500;
-const RUNS_KEPT = 600;
+const RUNS_KEPT = 10;
+/** The monitor is local: an answer takes milliseconds, and a check must not hang on it. */
+const MONITOR_TIMEOUT_MS = 3000;
+
+interface MonitorAlarm {
+  name: string;
+  state: AlarmState;
+  reason: string;
+  updatedAt: string;
+}
 
 export function startAutoFailover(options: AutoFailoverOptions) {
   const rule = ruleFile(options.dataDir);
   let enabled = rule.read();
-  const definitions: CanaryAlarmDefinition[] = canaryAlarms({ periodSeconds: options.periodMs / 1000 });
-  const startedAt = Date.now();
-  const statuses = new Map<string, AlarmStatus>(definitions.map((definition) => [definition.name, initialStatus(startedAt)]));
-  const runs = new Map<string, Array<CanaryResult & { endpoint: string }>>(definitions.map((definition) => [definition.name, []]));
-  const notifications: AlarmNotification[] = [];
+  const alarmNames = canaryAlarms().map((definition) => definition.name);
+  const isCanaryAlarm = (name: string) => alarmNames.includes(name);
+  const monitor = createServiceClient({ baseUrl: options.monitorUrl, timeoutMs: MONITOR_TIMEOUT_MS, connections: 4 });
+  const lastRuns: Array<CanaryResult & { endpoint: string }> = [];
+  const lastOutcome = new Map<string, boolean>();
   const events: AutoFailoverEvent[] = [];
   const record = (event: AutoFailoverEvent) => {
     events.push(event);
@@ -204,12 +246,33 @@ export function startAutoFailover(options: AutoFailoverOptions) {
   let watching: string | undefined;
   let canaries: Canary[] = [];
   let stopped = false;
+  /** Since when the monitor has not taken the canaries' runs: logged once per outage, not per run. */
+  let monitorDownSince: number | undefined;
   const timers = new Set<NodeJS.Timeout>();
 
   const primary = async () => (await options.primaryRegion().catch(() => undefined)) ?? watching ?? '';
+  const why = (error: unknown) => ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+
+  /** GET one of the monitor's JSON routes; anything but 200 throws. */
+  async function fromMonitor<T>(path: string): Promise<T> {
+    const reply = await monitor.get<T>(path);
+    if (reply.status !== 200) throw new Error(`the monitor answered ${reply.status} to GET ${path}`);
+    return reply.body;
+  }
+
+  async function canaryAlarmStates(): Promise<MonitorAlarm[]> {
+    return (await fromMonitor<MonitorAlarm[]>('/api/alarms')).filter((alarm) => isCanaryAlarm(alarm.name));
+  }
 
   const loop = createInitiatorLoop({
-    alarms: () => Object.fromEntries([...statuses].map(([name, status]) => [name, status.state])),
+    alarms: async () => {
+      try {
+        const alarms = await canaryAlarmStates();
+        return { states: Object.fromEntries(alarmNames.map((name) => [name, alarms.find((alarm) => alarm.name === name)?.state ?? 'INSUFFICIENT_DATA'])) };
+      } catch (error) {
+        return { states: Object.fromEntries(alarmNames.map((name) => [name, 'INSUFFICIENT_DATA' as const])), unknown: `the monitor did not answer (${why(error)})` };
+      }
+    },
     ruleEnabled: () => enabled,
     executionRunning: options.executionRunning,
     primaryRegion: primary,
@@ -231,6 +294,32 @@ export function startAutoFailover(options: AutoFailoverOptions) {
       record({ at: decision.at, kind: 'decision', subject: decision.watchedRegion, detail: `${decision.decision}: ${decision.reason}${decision.executionId ? `; execution ${decision.executionId}` : ''}${decision.startError ? `; could not start: ${decision.startError}` : ''}` }),
   });
 
+  /** The run to the monitor (PutMetricData); a monitor that does not take it is logged once until it takes one again. */
+  async function publish(result: CanaryResult, endpoint: string) {
+    const run: Omit<CanaryRun, 'startedAt' | 'endedAt'> & { startedAt: string; endedAt: string } = {
+      canary: result.canary,
+      origin: result.origin,
+      success: result.success,
+      latencyMs: result.latencyMs,
+      startedAt: new Date(result.startedAt).toISOString(),
+      endedAt: new Date(result.endedAt).toISOString(),
+      endpoint,
+      ...(result.failure ? { failure: result.failure } : {}),
+    };
+    try {
+      const reply = await monitor.post<{ message?: string } | null>('/api/canaries/runs', run);
+      if (reply.status >= 300) throw new Error(`it answered ${reply.status}${reply.body?.message ? `: ${reply.body.message}` : ''}`);
+      if (monitorDownSince !== undefined) {
+        options.log(`the monitor takes the canaries' runs again (the runs of the last ${Math.round((Date.now() - monitorDownSince) / 1000)} s are lost)`);
+        monitorDownSince = undefined;
+      }
+    } catch (error) {
+      if (monitorDownSince !== undefined || stopped) return;
+      monitorDownSince = Date.now();
+      options.log(`the monitor at ${options.monitorUrl} does not take the canaries' runs (${why(error)}); their alarms go without data until it does`);
+    }
+  }
+
   /** (Re)points both canaries at `region`'s endpoint. */
   async function watch(region: string) {
     if (region === watching) return;
@@ -243,15 +332,15 @@ export function startAutoFailover(options: AutoFailoverOptions) {
         endpointUrl,
         periodMs: options.periodMs,
         onResult: (result) => {
-          const kept = runs.get(result.canary);
-          if (!kept) return;
-          const previous = kept.at(-1);
-          // Only a change of outcome is an event: the runs themselves are kept below.
-          if (previous ? previous.success !== result.success : !result.success) {
+          // Only a change of outcome is an event: the runs themselves go to the monitor.
+          const previous = lastOutcome.get(result.canary);
+          if (previous === undefined ? !result.success : previous !== result.success) {
             record({ at: new Date(result.endedAt).toISOString(), kind: result.success ? 'canary-succeeded' : 'canary-failed', subject: result.canary, detail: `${endpointUrl}${result.failure ? `: ${result.failure}` : ''}` });
           }
-          kept.push({ ...result, endpoint: endpointUrl });
-          if (kept.length > RUNS_KEPT) kept.splice(0, kept.length - RUNS_KEPT);
+          lastOutcome.set(result.canary, result.success);
+          lastRuns.unshift({ ...result, endpoint: endpointUrl });
+          lastRuns.length = Math.min(lastRuns.length, RUNS_KEPT);
+          void publish(result, endpointUrl);
         },
       }),
     );
@@ -259,51 +348,20 @@ export function startAutoFailover(options: AutoFailoverOptions) {
     await Promise.all(old.map((canary) => canary.stop()));
   }
 
-  function notify(notification: AlarmNotification) {
-    notifications.unshift(notification);
-    notifications.length = Math.min(notifications.length, NOTIFICATIONS_KEPT);
-    record({ at: new Date(notification.at).toISOString(), kind: 'alarm', subject: notification.alarm, detail: `${notification.from} → ${notification.to}: ${notification.reason}` });
-    options.log(`alarm ${notification.alarm}: ${notification.from} → ${notification.to}: ${notification.reason}`);
-    if (options.webhookUrl) {
-      request(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) })
-        .then(async ({ statusCode, body }) => {
-          await body.dump();
-          if (statusCode >= 300) options.log(`the notification webhook answered ${statusCode}`);
-        })
-        .catch((error: unknown) => options.log(`the notification webhook could not be reached: ${(error as Error).message}`));
-    }
-  }
-
-  /** At each period's end: evaluate both alarms, then trigger the initiator for those that entered ALARM. */
-  async function evaluate() {
-    const now = Date.now();
-    const entered: string[] = [];
-    for (const definition of definitions) {
-      const current = statuses.get(definition.name)!;
-      const points = successPercentDatapoints(runs.get(definition.name)!, definition, now, startedAt);
-      const { status, notification } = evaluateAlarm(definition, current, points, now);
-      statuses.set(definition.name, status);
-      if (notification) notify(notification);
-      if (current.state !== 'ALARM' && status.state === 'ALARM') entered.push(definition.name);
-    }
-    // Alarms entering ALARM in the same period are one trigger: a second would open a new
-    // initiation right after the first started the failover, only to retry against it.
-    if (entered.length > 0) await loop.trigger(entered.join(' and '));
-    const region = await options.primaryRegion().catch(() => undefined);
-    if (region && !loop.open()) await watch(region);
-  }
-
-  function scheduleEvaluation() {
+  /** At each period's end: the canaries follow the primary, unless an initiation is deciding about the one they watch. */
+  function scheduleFollow() {
     if (stopped) return;
     const now = Date.now();
-    // After the boundary by a little: a run of the period that just ended has ended within 80 % of it.
     const lagMs = Math.min(1000, options.periodMs / 4);
     const next = Math.floor(now / options.periodMs) * options.periodMs + options.periodMs + lagMs;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      void evaluate()
-        .catch((error: unknown) => options.log(`auto-failover: evaluation failed: ${(error as Error).message}`))
-        .finally(scheduleEvaluation);
+      void (async () => {
+        const region = await options.primaryRegion().catch(() => undefined);
+        if (region && !loop.open() && !stopped) await watch(region);
+      })()
+        .catch((error: unknown) => options.log(`auto-failover: could not follow the primary: ${(error as Error).message}`))
+        .finally(scheduleFollow);
     }, next - now);
     timers.add(timer);
   }
@@ -311,38 +369,57 @@ export function startAutoFailover(options: AutoFailoverOptions) {
   return {
     async start() {
       await watch((await options.primaryRegion().catch(() => undefined)) ?? '');
-      scheduleEvaluation();
+      scheduleFollow();
     },
     setEnabled(value: boolean) {
       rule.write(value);
       enabled = value;
       options.log(`auto-failover ${value ? 'enabled' : 'disabled'}`);
     },
-    status(): AutoFailoverStatus {
-      return {
+    /**
+     * The rule: an event of a canary alarm entering ALARM matches; while the rule is enabled
+     * it goes to the initiator, asynchronously, as EventBridge delivers to its target. Every
+     * canary alarm change is kept as an event; entering ALARM and returning to OK are logged.
+     */
+    onAlarmStateChange(event: AlarmStateChangeEvent): AlarmEventOutcome {
+      if (!isCanaryAlarm(event.alarmName)) return { matched: false, delivered: false };
+      const matched = event.state.value === 'ALARM' && event.previousState.value !== 'ALARM';
+      const delivered = matched && enabled;
+      const transition = `${event.previousState.value} → ${event.state.value}: ${event.state.reason}`;
+      record({ at: event.state.timestamp, kind: 'alarm', subject: event.alarmName, detail: `${transition}${matched && !delivered ? ' (rule disabled: the initiator was not started)' : ''}` });
+      if (matched || (event.state.value === 'OK' && event.previousState.value === 'ALARM')) options.log(`alarm ${event.alarmName}: ${transition}`);
+      if (delivered) void loop.trigger(event.alarmName).catch((error: unknown) => options.log(`auto-failover: the initiator failed: ${(error as Error).message}`));
+      return { matched, delivered };
+    },
+    async status(): Promise<AutoFailoverStatus> {
+      const base = {
         enabled,
         periodSeconds: options.periodMs / 1000,
         watching: watching ?? null,
-        alarms: definitions.map((definition) => {
-          const status = statuses.get(definition.name)!;
-          return { name: definition.name, state: status.state, reason: status.reason, updatedAt: new Date(status.updatedAt).toISOString() };
-        }),
         lastDecision: loop.last() ?? null,
-        notifications,
         events: [...events],
-        lastRuns: [...runs.values()]
-          .flat()
-          .sort((a, b) => b.endedAt - a.endedAt)
-          .slice(0, 10)
-          .map((run) => ({ canary: run.canary, success: run.success, latencyMs: run.latencyMs, endedAt: new Date(run.endedAt).toISOString(), endpoint: run.endpoint, ...(run.failure ? { failure: run.failure } : {}) })),
+        lastRuns: lastRuns.map((run) => ({ canary: run.canary, success: run.success, latencyMs: run.latencyMs, endedAt: new Date(run.endedAt).toISOString(), endpoint: run.endpoint, ...(run.failure ? { failure: run.failure } : {}) })),
       };
+      try {
+        const [alarms, notifications] = await Promise.all([canaryAlarmStates(), fromMonitor<AlarmNotification[]>('/api/notifications')]);
+        return {
+          ...base,
+          alarms: alarms.map(({ name, state, reason, updatedAt }) => ({ name, state, reason, updatedAt })),
+          notifications: notifications.filter((notification) => isCanaryAlarm(notification.alarm)),
+        };
+      } catch (error) {
+        return { ...base, alarms: [], notifications: [], monitorError: `the monitor did not answer: ${why(error)}` };
+      }
     },
+    /** Resolves when the initiator's checks queued so far have run (tests). */
+    settled: () => loop.settled(),
     async stop() {
       stopped = true;
       loop.stop();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await Promise.all(canaries.map((canary) => canary.stop()));
+      await monitor.close();
     },
   };
 }

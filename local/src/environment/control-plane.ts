@@ -60,6 +60,13 @@ const ExecutionBody = Type.Object(
 const ExecutionParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,80}$' }) });
 const RegionParams = Type.Object({ region: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }) });
 const AutoFailoverBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+const AlarmStateValue = Type.Object({
+  value: Type.Union([Type.Literal('OK'), Type.Literal('ALARM'), Type.Literal('INSUFFICIENT_DATA')]),
+  reason: Type.String({ maxLength: 2000 }),
+  timestamp: Type.String({ minLength: 1, maxLength: 40 }),
+});
+/** CloudWatch's "Alarm State Change" event, as the monitor sends it (simplified: what the rule and the initiator read). */
+const AlarmStateChangeBody = Type.Object({ alarmName: Type.String({ minLength: 1, maxLength: 255 }), state: AlarmStateValue, previousState: AlarmStateValue });
 const FaultRegion = Type.Union(KNOWN_REGIONS.map((region) => Type.Literal(region)));
 const FaultServiceName = Type.Union(FAULT_SERVICES.map((service) => Type.Literal(service)));
 const FaultDuration = Type.Integer({ minimum: 1000, maximum: 24 * 3_600_000 });
@@ -146,7 +153,8 @@ export function buildControlPlaneApp(options: {
     app.post('/regions/:region/restore', { schema: { params: RegionParams } }, async (request) => asConflict(() => regionPower.restore(known(request.params.region))));
   }
 
-  // The seed's EventBridge rule (its state) and what the canaries, their alarms and the initiator saw.
+  // The seed's EventBridge rule (its state and its target, the initiator), what the canaries
+  // and the initiator did, and the canary alarms as the monitor has them.
   const { autoFailover, faults } = options;
   if (autoFailover) {
     app.get('/auto-failover', async () => autoFailover.status());
@@ -154,6 +162,17 @@ export function buildControlPlaneApp(options: {
       autoFailover.setEnabled(request.body.enabled);
       return autoFailover.status();
     });
+    app.post('/events/alarm-state-change', { schema: { body: AlarmStateChangeBody } }, async (request) => {
+      if (Number.isNaN(Date.parse(request.body.state.timestamp))) throw badRequest('state.timestamp must be an ISO 8601 time', 'invalid_request');
+      return autoFailover.onAlarmStateChange(request.body);
+    });
+  } else {
+    const unavailable = async () => {
+      throw conflict('auto_failover_unavailable', 'automatic failover needs the monitor, which evaluates the canary alarms; this system runs without it');
+    };
+    app.get('/auto-failover', unavailable);
+    app.put('/auto-failover', unavailable);
+    app.post('/events/alarm-state-change', unavailable);
   }
   if (faults) {
     app.get('/faults', async () => ({ faults: faults.list() }));

@@ -53,7 +53,10 @@ export interface LocalSystemOptions {
   dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
   loadUiPort?: number | null;
-  /** The monitor (OTLP receiver, alarms, dashboard) every service sends its traces to; null to leave it out, and tracing off. */
+  /**
+   * The monitor (OTLP receiver, alarms, dashboard) every service sends its traces to; null to
+   * leave it out, and with it tracing and automatic failover (the canary alarms live there).
+   */
   monitorPort?: number | null;
   /** The monitor's alarm period ("5m", "10s") and evaluation periods (2). */
   alarmPeriod?: string;
@@ -96,8 +99,8 @@ export interface LocalSystem {
   supervisor: Supervisor;
   /** The failover / failback executions (the Step Functions stand-in). */
   workflows: WorkflowRunner;
-  /** The canaries, their alarms and the automatic-failover initiator. */
-  autoFailover: AutoFailover;
+  /** The canaries, the auto-failover rule and the initiator; absent without the monitor, which holds their alarms. */
+  autoFailover?: AutoFailover;
   regions: RegionRuntime[];
   serviceToken: string;
   stop(): Promise<void>;
@@ -133,6 +136,9 @@ const SUPERVISOR_TICK_MS = 200;
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
   const progress = options.progress ?? (() => {});
   const regions = options.regions ?? LOCAL_REGIONS;
+  if (options.monitorPort === null && options.canaryPeriodMs !== undefined) {
+    throw new ConfigError('automatic failover needs the monitor, which evaluates the canary alarms: a canary period was given to a system without the monitor');
+  }
   const logDir = join(options.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
@@ -147,6 +153,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const globalPort = options.globalPort ?? GLOBAL_ENDPOINT_PORT;
     const routingControlsUrl = url(options.routingControlsPort ?? ROUTING_CONTROLS_PORT);
     const controlPlaneUrl = url(options.controlPlanePort ?? SUPERVISOR_API_PORT);
+    const canaryPeriodMs = options.canaryPeriodMs ?? 60_000;
 
     // The routing controls, the endpoints and the load UI need nothing from the rest to start: start them alongside.
     const routingControls = startServiceProcess({
@@ -206,6 +213,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           HOST: '127.0.0.1',
           ...(options.alarmPeriod ? { ALARM_PERIOD: options.alarmPeriod } : {}),
           ...(options.alarmEvaluationPeriods ? { ALARM_EVALUATION_PERIODS: String(options.alarmEvaluationPeriods) } : {}),
+          // The canaries run in the control plane at this period; their alarms are evaluated here at the same.
+          CANARY_PERIOD: `${canaryPeriodMs}ms`,
+          // The EventBridge stand-in: each canary alarm's state change goes to the control plane's rule.
+          ALARM_EVENTS_URL: `${controlPlaneUrl}/events/alarm-state-change`,
+          // The dashboard's active faults.
+          CONTROL_PLANE_URL: controlPlaneUrl,
         },
         logFile: join(logDir, 'monitor.log'),
       });
@@ -240,20 +253,23 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       executors: failoverSteps(failoverContext),
     });
     const controlPlaneLog = options.onControlPlaneEvent ?? (() => {});
-    const autoFailover = startAutoFailover({
-      dataDir: options.dataDir,
-      periodMs: options.canaryPeriodMs ?? 60_000,
-      primaryRegion: async () => activeRegionOf(await getRoutingControls(routingControlsUrl), regions.map((region) => region.name)),
-      endpointOf: (name) => url((regions.find((region) => region.name === name) ?? regions[0]!).endpointPort),
-      executionRunning: () => workflows.list().some((execution) => execution.status === 'running'),
-      startFailover: () => workflows.start('failover').id,
-      log: controlPlaneLog,
-      ...(envOptional('NOTIFY_WEBHOOK_URL') ? { webhookUrl: envOptional('NOTIFY_WEBHOOK_URL')! } : {}),
-    });
-    cleanups.push(() => autoFailover.stop());
+    // Automatic failover needs the monitor: it evaluates the canary alarms and sends their changes to the rule.
+    const autoFailover = monitor
+      ? startAutoFailover({
+          dataDir: options.dataDir,
+          periodMs: canaryPeriodMs,
+          monitorUrl: monitor,
+          primaryRegion: async () => activeRegionOf(await getRoutingControls(routingControlsUrl), regions.map((region) => region.name)),
+          endpointOf: (name) => url((regions.find((region) => region.name === name) ?? regions[0]!).endpointPort),
+          executionRunning: () => workflows.list().some((execution) => execution.status === 'running'),
+          startFailover: () => workflows.start('failover').id,
+          log: controlPlaneLog,
+        })
+      : undefined;
+    if (autoFailover) cleanups.push(() => autoFailover.stop());
     const faults = createFaultController({ supervisor, proxies, log: controlPlaneLog });
     cleanups.push(async () => faults.stop());
-    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), autoFailover, faults, logger: false });
+    const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), ...(autoFailover ? { autoFailover } : {}), faults, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
     cleanups.push(async () => {
       await controlPlane.close();
@@ -272,7 +288,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
     if (monitor) await waitFor('the monitor', () => fetchOk(`${monitor}/health`), 30_000, 100, options.signal);
     // Once every region answers, so that the canaries' first runs say something about it.
-    await autoFailover.start();
+    await autoFailover?.start();
 
     const runtimes: RegionRuntime[] = regions.map((region) => ({
       spec: region,
@@ -308,7 +324,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       database: databases.control,
       supervisor,
       workflows,
-      autoFailover,
+      ...(autoFailover ? { autoFailover } : {}),
       regions: runtimes,
       serviceToken,
       stop,
