@@ -15,7 +15,7 @@ describe('the dashboard in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 1000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 20_000 });
+    monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 1000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 20_000, canaryPeriodMs: 1000 });
     url = await monitor.app.listen({ port: 0, host: '127.0.0.1' });
     feed = new OtlpFeed(url);
     browser = await launchChromium();
@@ -34,6 +34,11 @@ describe('the dashboard in headless Chromium', () => {
       tick += 1;
       feed.deposit('tokyo', 1200 + (tick % 5) * 50, tick % 17 === 0 ? 503 : 200);
       feed.deposit('osaka', 1050 + (tick % 7) * 10);
+      // A canary run now and then, as the control plane's canaries publish them.
+      if (tick % 5 === 0) {
+        const endedAt = new Date();
+        void monitor.app.inject({ method: 'POST', url: '/api/canaries/runs', payload: { canary: 'canary-us-west-2', origin: 'us-west-2', success: tick % 10 !== 0, latencyMs: 30 + (tick % 20), startedAt: new Date(endedAt.getTime() - 30).toISOString(), endedAt: endedAt.toISOString(), endpoint: 'http://127.0.0.1:8081' } });
+      }
     }, 50);
     const page = await browser.newPage({ viewport: { width: 1440, height: 1500 } });
     const pageErrors: string[] = [];
@@ -75,6 +80,14 @@ describe('the dashboard in headless Chromium', () => {
     expect(spans).toEqual(['transaction', 'transaction-worker', 'transaction-worker', 'balance', 'balance']);
 
     expect(await page.textContent('tr[data-alarm="count-HighLatency"] .state')).toBe('OK');
+    // The canaries: their alarms among the others, their SuccessPercent and latency charts, their last runs.
+    expect(await page.textContent('tr[data-alarm="canary-us-west-2"]')).toContain('SuccessPercent < 100 % for 2×1s');
+    expect(await page.$$eval('#canary-charts .uplot', (elements) => elements.length)).toBe(2);
+    expect(await page.locator('#canary-charts .u-legend').first().textContent()).toContain('canary-us-west-2');
+    expect(await page.textContent('#canary-runs tbody tr:first-child')).toContain('canary-us-west-2');
+    // No control plane here: no fault, and the panel says why it cannot know.
+    expect(await page.textContent('#faults tbody')).toContain('No fault is active.');
+    expect(await page.textContent('#faults-error')).toContain('CONTROL_PLANE_URL is not set');
     expect(await page.textContent('#notifications')).toContain('balance-HighLatency');
     expect(pageErrors).toEqual([]);
     await mkdir(ARTIFACTS, { recursive: true });

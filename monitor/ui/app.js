@@ -8,7 +8,12 @@ const CHARTS = [
   ['errorRatePercent', 'Error rate (%)'],
   ['availability', 'Availability (%)'],
 ];
+const CANARY_CHARTS = [
+  ['successPercent', 'Canary SuccessPercent (%)'],
+  ['latencyAvgMs', 'Canary latency (ms)'],
+];
 const charts = new Map();
+const canaryCharts = new Map();
 let selectedTrace;
 
 const $ = (selector) => document.querySelector(selector);
@@ -26,13 +31,12 @@ function renderServices(rows) {
     : rows.map((row) => `<tr data-service="${text(row.service)}"><td>${text(row.service)}</td><td>${text(row.region)}</td><td class="num">${row.requests}</td><td class="num">${row.errors}</td><td class="num">${text(row.latencyAvgMs)}</td><td class="num">${text(row.latencyP99Ms)}</td><td class="num">${text(row.availability)}</td></tr>`).join('');
 }
 
-function renderCharts(data) {
-  const container = $('#charts');
-  const labels = data.series.map((series) => `${series.service} (${series.region})`);
-  for (const [key, title] of CHARTS) {
-    const columns = [data.times, ...data.series.map((series) => series[key])];
-    const signature = labels.join('|');
-    let chart = charts.get(key);
+/** One uPlot chart per [key, title] in `container`, a line per label; redrawn when the labels change. */
+function drawCharts(container, store, definitions, times, labels, columnOf) {
+  const signature = labels.join('|');
+  for (const [key, title] of definitions) {
+    const columns = [times, ...labels.map((_, i) => columnOf(key, i))];
+    let chart = store.get(key);
     if (chart && chart.signature !== signature) {
       chart.plot.destroy();
       chart.element.remove();
@@ -50,11 +54,44 @@ function renderCharts(data) {
         axes: [{}, { size: 50 }],
       }, columns, element);
       chart = { plot, element, signature };
-      charts.set(key, chart);
+      store.set(key, chart);
     } else {
       chart.plot.setData(columns);
     }
   }
+}
+
+function renderCharts(data) {
+  drawCharts($('#charts'), charts, CHARTS, data.times, data.series.map((series) => `${series.service} (${series.region})`), (key, i) => data.series[i][key]);
+}
+
+function renderCanaries(data) {
+  drawCharts($('#canary-charts'), canaryCharts, CANARY_CHARTS, data.times, data.canaries.map((canary) => canary.canary), (key, i) => data.canaries[i][key]);
+  $('#canary-runs tbody').innerHTML = data.latest.length === 0
+    ? '<tr><td colspan="5" class="muted">No run yet.</td></tr>'
+    : data.latest.map((run) => `<tr data-canary="${text(run.canary)}"><td>${text(run.canary)}</td><td class="${run.success ? '' : 'error'}">${run.success ? 'success' : 'failed'}</td><td class="num">${run.latencyMs}</td><td>${time(run.endedAt)}</td><td>${text(run.endpoint)}${run.failure ? ` <span class="muted">${text(run.failure)}</span>` : ''}</td></tr>`).join('');
+}
+
+/** What a fault does, in the words of `corebank fault list`. */
+function faultWhat(spec) {
+  switch (spec.kind) {
+    case 'packet-loss': return `${spec.percent} % of packets dropped`;
+    case 'latency': return `+${spec.ms} ms each way`;
+    case 'blackhole': return spec.target === 'database' ? 'database unreachable' : 'endpoint unreachable';
+    case 'scale-to-zero': return `${spec.service ?? 'every service'} scaled to 0`;
+    case 'kill': return `${spec.service} #${spec.instance} killed`;
+    default: return '';
+  }
+}
+
+function renderFaults(data) {
+  const rows = data.faults.map((fault) => {
+    const until = fault.spec.durationMs === undefined ? 'until cleared' : time(new Date(fault.since + fault.spec.durationMs).toISOString());
+    return `<tr data-fault="${text(fault.spec.kind)}"><td>${text(fault.spec.kind)}</td><td>${text(fault.spec.region)}${fault.spec.service ? ` / ${text(fault.spec.service)}` : ''}</td><td>${text(faultWhat(fault.spec))}</td><td>${time(new Date(fault.since).toISOString())}</td><td>${until}</td></tr>`;
+  });
+  if (rows.length === 0) rows.push('<tr><td colspan="5" class="muted">No fault is active.</td></tr>');
+  $('#faults tbody').innerHTML = rows.join('');
+  $('#faults-error').textContent = data.error ?? '';
 }
 
 /** Columns by call depth: callers left, callees right, databases last. */
@@ -105,7 +142,9 @@ function renderMap(map) {
 
 function renderAlarms(alarms) {
   $('#alarms tbody').innerHTML = alarms.map((alarm) => {
-    const condition = `${alarm.metric === 'latencyAvgMs' ? 'avg latency' : 'error rate'} > ${alarm.threshold}${alarm.metric === 'latencyAvgMs' ? ' ms' : ' %'} for ${alarm.datapointsToAlarm}×${alarm.periodSeconds}s`;
+    const condition = alarm.metric === 'SuccessPercent'
+      ? `SuccessPercent < ${alarm.threshold} % for ${alarm.datapointsToAlarm}×${alarm.periodSeconds}s`
+      : `${alarm.metric === 'latencyAvgMs' ? 'avg latency' : 'error rate'} > ${alarm.threshold}${alarm.metric === 'latencyAvgMs' ? ' ms' : ' %'} for ${alarm.datapointsToAlarm}×${alarm.periodSeconds}s`;
     const history = alarm.history.slice(0, 3).map((entry) => `${time(entry.at)} → ${entry.to}`).join('<br>') || '<span class="muted">–</span>';
     return `<tr data-alarm="${text(alarm.name)}"><td>${text(alarm.name)}</td><td><span class="state state-${alarm.state}" title="${text(alarm.reason)}">${alarm.state}</span></td><td>${condition}</td><td>${time(alarm.updatedAt)}</td><td class="history">${history}</td></tr>`;
   }).join('');
@@ -148,11 +187,13 @@ function renderNotifications(notifications) {
 
 async function refresh() {
   try {
-    const [services, series, map, alarms, traces, notifications] = await Promise.all(
-      ['api/services', 'api/series', 'api/service-map', 'api/alarms', 'api/traces?limit=20', 'api/notifications'].map(getJson),
+    const [services, series, map, alarms, traces, notifications, canaries, faults] = await Promise.all(
+      ['api/services', 'api/series', 'api/service-map', 'api/alarms', 'api/traces?limit=20', 'api/notifications', 'api/canaries', 'api/faults'].map(getJson),
     );
+    renderFaults(faults);
     renderServices(services);
     renderCharts(series);
+    renderCanaries(canaries);
     renderMap(map);
     renderAlarms(alarms);
     renderTraces(traces);
