@@ -1,13 +1,15 @@
 /**
  * Automatic failover end to end, on one scratch system whose canaries run every 2 s: with the
- * rule disabled, Tokyo's transaction service scaled to 0 sends both canary alarms to ALARM
- * and starts nothing; cleared, the alarms return to OK; enabled, the same fault starts exactly
- * one failover, which succeeds, and deposits through the global endpoint land in Osaka.
+ * rule disabled, Tokyo's transaction service scaled to 0 sends both canary alarms to ALARM in
+ * the monitor (its dashboard shows them and the fault) and starts nothing; cleared, the alarms
+ * return to OK; enabled, the same fault starts exactly one failover, which succeeds, and
+ * deposits through the global endpoint land in Osaka.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
+import { launchChromium } from '@corebank/testing';
 import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
 import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
@@ -69,9 +71,24 @@ describe('automatic failover', () => {
     await waitAlarms('ALARM');
     const status = await client.autoFailover();
     expect(status.enabled).toBe(false);
-    expect(status.lastDecision).toMatchObject({ decision: 'ignore', reason: 'the auto-failover rule is disabled' });
+    // The rule is disabled: the monitor's events reached it, and it passed none to the initiator.
+    expect(status.lastDecision).toBeNull();
+    expect(status.events.filter((event) => event.kind === 'alarm' && Date.parse(event.at) >= faultAt && event.detail.includes('rule disabled')).map((event) => event.subject).sort()).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
     expect(status.notifications.filter((notification) => notification.to === 'ALARM' && notification.at >= faultAt).map((notification) => notification.alarm).sort()).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
     expect(await client.executions()).toEqual([]);
+
+    // The monitor's dashboard, in a real browser: the fault, and the canary alarms in ALARM.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${system.monitor}/?refresh=500`);
+      await waitFor('the fault and the canary alarms on the dashboard', async () => {
+        expect(await page.textContent('#faults tr[data-fault="scale-to-zero"]')).toContain('ap-northeast-1 / transaction');
+        for (const alarm of ['canary-ap-northeast-3', 'canary-us-west-2']) expect(await page.textContent(`tr[data-alarm="${alarm}"] .state`)).toBe('ALARM');
+      }, 10_000, 200);
+    } finally {
+      await browser.close();
+    }
     expect(await client.clearFaults()).toHaveLength(1);
     await waitAlarms('OK');
     expect(await client.executions()).toEqual([]);
@@ -92,6 +109,8 @@ describe('automatic failover', () => {
 
     const status = await client.autoFailover();
     expect(status.lastDecision).toMatchObject({ decision: 'start', executionId: execution!.id });
+    // Both alarms' events came; the second was merged into the initiation the first opened.
+    expect(status.events.filter((event) => event.kind === 'decision' && Date.parse(event.at) >= faultStartedAt).map((event) => event.detail.split(':')[0])).toEqual(['start']);
     const deposit = await fetch(`${system.globalEndpoint}/transaction/deposit`, { method: 'POST', headers: { X_ACCOUNT_ID: 'after-auto-failover', 'content-type': 'application/json' }, body: '{"quantity": 7}' });
     expect(deposit.status).toBe(200);
     const { transactionId } = (await deposit.json()) as { transactionId: string };

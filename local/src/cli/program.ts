@@ -417,12 +417,13 @@ export interface SystemStatus {
     services: Record<string, Omit<ServiceStatus, 'region' | 'service'>>;
   }>;
   /** The rule, the canary alarms and the initiator's last decision (GET /auto-failover). */
-  autoFailover?: Pick<AutoFailoverStatus, 'enabled' | 'periodSeconds' | 'watching' | 'alarms' | 'lastDecision'>;
+  autoFailover?: Pick<AutoFailoverStatus, 'enabled' | 'periodSeconds' | 'watching' | 'alarms' | 'lastDecision' | 'monitorError'>;
 }
 
 /** `auto-failover: enabled; canary-ap-northeast-3 OK, canary-us-west-2 OK; last decision …`. */
 export function autoFailoverLine(status: NonNullable<SystemStatus['autoFailover']>): string {
-  const alarms = status.alarms.map((alarm) => `${alarm.name} ${alarm.state}`).join(', ');
+  // The alarms live in the monitor: without it they are unknown, which never starts a failover.
+  const alarms = status.monitorError ? `alarms unknown (${status.monitorError})` : status.alarms.map((alarm) => `${alarm.name} ${alarm.state}`).join(', ');
   const last = status.lastDecision ? `last decision ${status.lastDecision.decision} at ${status.lastDecision.at}: ${status.lastDecision.reason}${status.lastDecision.executionId ? ` (execution ${status.lastDecision.executionId})` : ''}` : 'no decision yet';
   return `auto-failover: ${status.enabled ? 'enabled' : 'disabled'}; canaries every ${status.periodSeconds} s on ${status.watching ?? '-'}: ${alarms}; ${last}`;
 }
@@ -446,7 +447,7 @@ async function readSystemStatus(system: SystemAddresses): Promise<SystemStatus> 
     ),
     client
       .autoFailover()
-      .then(({ enabled, periodSeconds, watching, alarms, lastDecision }) => ({ enabled, periodSeconds, watching, alarms, lastDecision }))
+      .then(({ enabled, periodSeconds, watching, alarms, lastDecision, monitorError }) => ({ enabled, periodSeconds, watching, alarms, lastDecision, ...(monitorError ? { monitorError } : {}) }))
       .catch(() => undefined)
       .finally(() => client.close()),
   ]);
