@@ -8,6 +8,7 @@ import { INITIATOR_RETRY_INTERVAL_MS, type AlarmState } from '@corebank/workflow
 import { createInitiatorLoop, startAutoFailover, type AlarmReading, type AutoFailover, type AutoFailoverStatus } from './auto-failover.ts';
 import { buildControlPlaneApp } from './control-plane.ts';
 import { createSupervisor } from './supervisor.ts';
+import { startLocalSystem } from './system.ts';
 
 /** The loop with its I/O in the test's hands: a clock, a timer queue, an execution flag. */
 function harness(initial: { running: boolean; enabled?: boolean }) {
@@ -242,5 +243,55 @@ describe('the alarm state change route and the monitor', () => {
     await waitFor('the decision', async () => expect((await status()).lastDecision?.decision).toBe('wait-retry'), 5000, 50);
     expect((await status()).lastDecision?.reason).toContain('alarm states unknown: the monitor did not answer');
     expect(started).toEqual(['execution-1']);
+  });
+});
+
+describe('automatic failover needs the monitor', () => {
+  it('a system without the monitor refuses a canary period at once, and its control plane answers 409 for the rule', async () => {
+    await expect(startLocalSystem({ dataDir: join(tmpdir(), 'corebank-never-created'), monitorPort: null, canaryPeriodMs: 5000 })).rejects.toThrow(/automatic failover needs the monitor/);
+    const supervisor = createSupervisor({ services: [], launch: () => Promise.reject(new Error('no services here')) });
+    const app = buildControlPlaneApp({ supervisor, database: { kind: 'external', regions: [] }, logger: false });
+    try {
+      for (const [method, url] of [['GET', '/auto-failover'], ['PUT', '/auto-failover'], ['POST', '/events/alarm-state-change']] as const) {
+        const reply = await app.inject({ method, url, ...(method === 'GET' ? {} : { payload: {} }) });
+        expect(reply.statusCode).toBe(409);
+        expect(reply.json()).toMatchObject({ error: 'auto_failover_unavailable', message: expect.stringContaining('needs the monitor') });
+      }
+    } finally {
+      await app.close();
+      await supervisor.stop();
+    }
+  });
+
+  it('publishes every run to the monitor, and says once, not per run, that the monitor does not take them, and once that it does again', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'corebank-auto-failover-'));
+    const monitorPort = await freePort();
+    const lines: string[] = [];
+    // The canaries call an endpoint that refuses connections: each run fails at once.
+    const autoFailover = startAutoFailover({
+      dataDir,
+      periodMs: 1000,
+      monitorUrl: `http://127.0.0.1:${monitorPort}`,
+      primaryRegion: async () => 'ap-northeast-1',
+      endpointOf: () => `http://127.0.0.1:${monitorPort}`,
+      executionRunning: () => false,
+      startFailover: () => 'never',
+      log: (line) => lines.push(line),
+    });
+    const monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 300_000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 1000, canaryPeriodMs: 1000 });
+    try {
+      await autoFailover.start();
+      const runs = async () => (await autoFailover.status()).lastRuns.length;
+      await waitFor('four runs while the monitor is away', async () => expect(await runs()).toBeGreaterThanOrEqual(4), 10_000, 50);
+      expect(lines.filter((line) => line.includes("does not take the canaries' runs"))).toHaveLength(1);
+      await monitor.app.listen({ port: monitorPort, host: '127.0.0.1' });
+      await waitFor('runs in the monitor', async () => expect(monitor.canaryRuns.received).toBeGreaterThanOrEqual(2), 10_000, 50);
+      expect(lines.filter((line) => line.includes("takes the canaries' runs again"))).toHaveLength(1);
+      expect(monitor.canaryRuns.latest(1)[0]).toMatchObject({ success: false, endpoint: `http://127.0.0.1:${monitorPort}` });
+    } finally {
+      await autoFailover.stop();
+      await monitor.app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -134,11 +134,11 @@ const SUPERVISOR_TICK_MS = 200;
  * rejects, leaving no process behind.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
-  const progress = options.progress ?? (() => {});
-  const regions = options.regions ?? LOCAL_REGIONS;
   if (options.monitorPort === null && options.canaryPeriodMs !== undefined) {
     throw new ConfigError('automatic failover needs the monitor, which evaluates the canary alarms: a canary period was given to a system without the monitor');
   }
+  const progress = options.progress ?? (() => {});
+  const regions = options.regions ?? LOCAL_REGIONS;
   const logDir = join(options.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
