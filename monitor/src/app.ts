@@ -51,43 +51,36 @@ export function buildMonitorApp(options: MonitorOptions): { app: App; store: Spa
   const app = createService({ name: 'monitor', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   const periodSeconds = options.alarmPeriodMs / 1000;
   const store = new SpanStore({ windowMs: options.windowMs, maxSpans: options.maxSpans, bucketMs: Math.min(10_000, options.alarmPeriodMs) });
+  /** POSTs `message` as JSON to `url` (SNS's and EventBridge's stand-ins); a refusal or a failure is logged, never thrown. */
+  const deliver = (url: string, message: unknown, what: string) =>
+    request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message), headersTimeout: 5000, bodyTimeout: 5000 })
+      .then(({ statusCode, body }) => {
+        void body.dump();
+        if (statusCode >= 300) app.log.error({ statusCode }, `${what} was refused`);
+      })
+      .catch((error: unknown) => app.log.error({ err: error }, `${what} could not be delivered`));
   const notify = (notification: AlarmNotification) => {
     app.log.warn({ notification }, `alarm ${notification.alarm}: ${notification.from} -> ${notification.to}`);
-    if (options.webhookUrl) {
-      request(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notification) })
-        .then(({ statusCode, body }) => {
-          void body.dump();
-          if (statusCode >= 300) app.log.error({ statusCode }, 'the notification webhook refused a notification');
-        })
-        .catch((error: unknown) => app.log.error({ err: error }, 'the notification webhook could not be reached'));
-    }
+    if (options.webhookUrl) void deliver(options.webhookUrl, notification, `the notification of ${notification.alarm} to the webhook`);
   };
   const canaryRuns = new CanaryRuns({ windowMs: options.windowMs, maxRunsPerCanary: CANARY_RUNS_KEPT });
   const canaryPeriodMs = options.canaryPeriodMs ?? 60_000;
   const canaryDefinitions = canaryAlarms({ periodSeconds: canaryPeriodMs / 1000 });
   const isCanaryAlarm = (name: string) => canaryDefinitions.some((definition) => definition.name === name);
   const serviceDatapoints = spanStatsDatapoints(store);
-  const events = options.alarmEventsUrl ? new URL(options.alarmEventsUrl) : undefined;
-  const eventsClient = events ? createServiceClient({ baseUrl: events.origin, timeoutMs: 5000, connections: 2 }) : undefined;
   const alarms = new AlarmRunner({
     definitions: [...seedAlarms({ periodSeconds, evaluationPeriods: options.evaluationPeriods }), ...canaryDefinitions],
     datapoints: (definition, now, since) => (definition.metric === 'SuccessPercent' ? canaryRuns.datapoints(definition, now, since) : serviceDatapoints(definition, now, since)),
     notify,
     onChange: (change) => {
-      if (!eventsClient || !events || !isCanaryAlarm(change.definition.name)) return;
-      eventsClient
-        .post(`${events.pathname}${events.search}`, alarmStateChangeEvent(change))
-        .then(({ status }) => {
-          if (status >= 300) app.log.error({ statusCode: status, alarm: change.definition.name }, 'the alarm state change event was refused');
-        })
-        .catch((error: unknown) => app.log.error({ err: error, alarm: change.definition.name }, 'the alarm state change event could not be delivered'));
+      if (options.alarmEventsUrl && isCanaryAlarm(change.definition.name)) void deliver(options.alarmEventsUrl, alarmStateChangeEvent(change), `the state change event of ${change.definition.name}`);
     },
   });
   const controlPlane = options.controlPlaneUrl ? createServiceClient({ baseUrl: options.controlPlaneUrl, timeoutMs: 2000, connections: 2 }) : undefined;
   app.addHook('onReady', async () => alarms.start());
   app.addHook('onClose', async () => {
     alarms.stop();
-    await Promise.all([eventsClient?.close(), controlPlane?.close()]);
+    await controlPlane?.close();
   });
 
   // OTLP bodies: protobuf as raw bytes, JSON parsed as usual (with a larger limit: a batch is big).

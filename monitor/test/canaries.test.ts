@@ -27,6 +27,8 @@ async function recorder(faults: unknown[] = []) {
   return { posted, url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
+/** Two seconds: long enough that a test process starved of CPU for a moment still sends a run in every period. */
+const CANARY_PERIOD_MS = 2000;
 const FAULT = { id: 'f1', spec: { kind: 'scale-to-zero', region: 'ap-northeast-1', service: 'transaction', durationMs: 30_000 }, since: Date.now(), description: 'transaction of ap-northeast-1 scaled to 0', effect: {} };
 
 describe('the canaries in the monitor', () => {
@@ -36,7 +38,7 @@ describe('the canaries in the monitor', () => {
   beforeAll(async () => {
     // One stand-in for the control plane (event route and faults) and the notification webhook.
     peer = await recorder([FAULT]);
-    monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 300_000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 1000, canaryPeriodMs: 1000, webhookUrl: `${peer.url}/notify`, alarmEventsUrl: `${peer.url}/events/alarm-state-change`, controlPlaneUrl: peer.url });
+    monitor = buildMonitorApp({ logger: false, alarmPeriodMs: 300_000, evaluationPeriods: 2, windowMs: 3_600_000, maxSpans: 1000, canaryPeriodMs: CANARY_PERIOD_MS, webhookUrl: `${peer.url}/notify`, alarmEventsUrl: `${peer.url}/events/alarm-state-change`, controlPlaneUrl: peer.url });
     await monitor.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
@@ -77,7 +79,7 @@ describe('the canaries in the monitor', () => {
   it('lists the canary alarms with the service alarms, evaluates them each period, notifies through the one notifier and sends each change as an event', async () => {
     const alarms = (await monitor.app.inject({ url: '/api/alarms' })).json() as Array<{ name: string; metric: string; periodSeconds: number; state: string }>;
     expect(alarms).toHaveLength(10);
-    expect(alarms.filter((alarm) => alarm.metric === 'SuccessPercent').map((alarm) => `${alarm.name} ${alarm.periodSeconds}`)).toEqual(['canary-ap-northeast-3 1', 'canary-us-west-2 1']);
+    expect(alarms.filter((alarm) => alarm.metric === 'SuccessPercent').map((alarm) => `${alarm.name} ${alarm.periodSeconds}`)).toEqual(['canary-ap-northeast-3 2', 'canary-us-west-2 2']);
     const stateOf = async (name: string) => ((await monitor.app.inject({ url: '/api/alarms' })).json() as typeof alarms).find((alarm) => alarm.name === name)!.state;
     // Both canaries fail every 100 ms until their alarms are in ALARM, then succeed until OK.
     for (const [success, state] of [[false, 'ALARM'], [true, 'OK']] as const) {
@@ -86,7 +88,7 @@ describe('the canaries in the monitor', () => {
         await waitFor(`both canary alarms ${state}`, async () => {
           const states = await Promise.all(['canary-ap-northeast-3', 'canary-us-west-2'].map(stateOf));
           if (states.some((each) => each !== state)) throw new Error(states.join(', '));
-        }, 10_000, 100);
+        }, 15_000, 100);
       } finally {
         clearInterval(sender);
       }
@@ -110,7 +112,7 @@ describe('the canaries in the monitor', () => {
     expect(events().every((event) => event.alarmName.startsWith('canary-'))).toBe(true);
 
     const canaries = (await monitor.app.inject({ url: '/api/canaries' })).json() as { periodSeconds: number; canaries: Array<{ canary: string; successPercent: Array<number | null> }>; latest: Array<{ canary: string }> };
-    expect(canaries.periodSeconds).toBe(1);
+    expect(canaries.periodSeconds).toBe(2);
     expect(canaries.canaries.map((canary) => canary.canary)).toEqual(['canary-ap-northeast-3', 'canary-us-west-2']);
     for (const canary of canaries.canaries) expect(canary.successPercent).toEqual(expect.arrayContaining([0, 100]));
     expect(canaries.latest).toHaveLength(10);
