@@ -5,6 +5,8 @@
  * Options: --users 10 --dwell 10 (seconds of load before, between and after the switches).
  * `--auto [--canary-period 5s] [--fault scale-to-zero|packet-loss]`: instead, the automatic
  * failover drill (the seed's rehearsal), which prints a timeline and its figures.
+ * `--client-loss 30`: instead, packet loss on the load client's link (the seed's FIS
+ * experiment on the bastion), with the load client's statistics before, during and after.
  */
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
@@ -12,6 +14,7 @@ import { durationMs } from '@corebank/kit';
 import { controlPlaneClient } from '../environment/control-plane.ts';
 import { REPO_ROOT } from '../environment/processes.ts';
 import { startScratchSystem } from '../environment/scratch-system.ts';
+import { clientLossTable, clientPacketLossDrill } from './client-loss.ts';
 import { autoDrillTable, autoFailoverDrill, drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
 
 const run = promisify(execFile);
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     auto: { type: 'boolean', default: false },
     'canary-period': { type: 'string', default: '5s' },
     fault: { type: 'string', default: 'scale-to-zero' },
+    'client-loss': { type: 'string' },
   },
 });
 const users = Number(values.users);
@@ -35,6 +39,8 @@ const AUTO_FAULTS: Record<string, string[]> = {
 const autoFault = AUTO_FAULTS[values.fault];
 if (canaryPeriodMs === undefined || canaryPeriodMs < 1000) throw new Error(`--canary-period must be a duration of at least 1s, such as 5s, not ${values['canary-period']}`);
 if (!autoFault) throw new Error(`--fault must be one of ${Object.keys(AUTO_FAULTS).join(', ')}, not ${values.fault}`);
+const clientLossPercent = values['client-loss'] === undefined ? undefined : Number(values['client-loss']);
+if (clientLossPercent !== undefined && !(Number.isInteger(clientLossPercent) && clientLossPercent >= 1 && clientLossPercent <= 99)) throw new Error(`--client-loss must be a whole percent from 1 to 99, not ${values['client-loss']}`);
 
 console.log(`starting a scratch system (both regions) for the drill: ${users} users, ${dwellMs / 1000} s of load around each switch${values.auto ? `, canaries every ${canaryPeriodMs / 1000} s` : ''}`);
 const system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200' }, tmpPrefix: 'corebank-drill-', ...(values.auto ? { canaryPeriodMs } : {}) });
@@ -46,7 +52,18 @@ try {
     corebank: async (...args) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout,
   };
   const log = (line: string) => console.log(line);
-  if (values.auto) {
+  if (clientLossPercent !== undefined) {
+    console.log(`\n== packet loss ${clientLossPercent} % on the load client's link: ${dwellMs / 1000} s before, during and after, the load client's statistics for each ==`);
+    const result = await clientPacketLossDrill({ ...target, clientLink: system.clientLink }, { users, dwellMs, log, percent: clientLossPercent });
+    console.log(`\n${clientLossTable(result)}\n`);
+    const problems = [
+      ...(result.money.mismatches.length ? [`mismatches ${JSON.stringify(result.money.mismatches)}`] : []),
+      ...(result.money.notTerminal.length ? [`${result.money.notTerminal.length} sagas not terminal`] : []),
+      ...(Object.keys(result.money.unexpectedErrors).length ? [`unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
+    ];
+    for (const problem of problems) console.error(`FAIL ${problem}`);
+    failed = problems.length > 0;
+  } else if (values.auto) {
     console.log(`\n== automatic failover: enable, fault on Tokyo (${autoFault.join(' ')}), canaries → alarms → initiator → failover, clear, disable, failback, under load ==`);
     const client = controlPlaneClient(system.controlPlane);
     try {

@@ -14,6 +14,7 @@ import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts'
 import { startAutoFailover, type AutoFailover } from './auto-failover.ts';
 import { createFaultController } from './faults/fault-controller.ts';
 import { createFaultProxy, type FaultProxy } from './faults/fault-proxy.ts';
+import { CLIENT_LINK } from './faults/faults.ts';
 import { activeRegionOf, getRoutingControls } from './routing-controls.ts';
 import { startGlobalDatabase } from './global-database.ts';
 import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
@@ -25,6 +26,7 @@ import {
   DYNAMODB_LOCAL_PORT,
   EMBEDDED_POSTGRES_PORT,
   GLOBAL_ENDPOINT_PORT,
+  CLIENT_LINK_PORT,
   LOAD_UI_PORT,
   LOCAL_REGIONS,
   MAIN_TABLE,
@@ -53,6 +55,12 @@ export interface LocalSystemOptions {
   dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
   loadUiPort?: number | null;
+  /**
+   * The load client's link to the global endpoint: a fault proxy, transparent until
+   * `corebank fault packet-loss|latency|blackhole --client` (the seed's FIS experiment on the
+   * bastion that runs Locust). The load client's Host defaults to it.
+   */
+  clientLinkPort?: number;
   /** The monitor (OTLP receiver, alarms, dashboard) every service sends its traces to; null to leave it out, and tracing off. */
   monitorPort?: number | null;
   /** The monitor's alarm period ("5m", "10s") and evaluation periods (2). */
@@ -85,6 +93,8 @@ export interface RegionRuntime {
 export interface LocalSystem {
   dataDir: string;
   globalEndpoint: string;
+  /** The global endpoint as the load client reaches it, through the client link's fault proxy. */
+  clientLink: string;
   loadUi?: string;
   /** The monitor's dashboard (its JSON API under /api/), unless left out. */
   monitor?: string;
@@ -170,6 +180,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       proxies.set(region.name, proxy);
       cleanups.push(() => proxy.close());
     }
+    const clientLinkProxy = await createFaultProxy({ targetPort: globalPort, port: options.clientLinkPort ?? CLIENT_LINK_PORT });
+    proxies.set(CLIENT_LINK, clientLinkProxy);
+    cleanups.push(() => clientLinkProxy.close());
+    const clientLink = `http://localhost:${clientLinkProxy.port}`;
     const endpointsConfig: EndpointsConfig = {
       supervisorUrl: controlPlaneUrl,
       routingControlsUrl,
@@ -190,7 +204,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const load = startServiceProcess({
         name: 'load',
         script: SERVICE_SCRIPTS.load,
-        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: `http://localhost:${globalPort}` },
+        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: clientLink },
         logFile: join(logDir, 'load.log'),
       });
       cleanups.push(() => load.stop());
@@ -285,6 +299,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const addresses: SystemAddresses = {
       pid: process.pid,
       globalEndpoint: `http://localhost:${globalPort}`,
+      clientLink,
       regions: runtimes.map((runtime) => ({ region: runtime.spec.name, label: runtime.spec.label, endpoint: runtime.endpoint })),
       routingControls: routingControlsUrl,
       controlPlane: controlPlaneUrl,
@@ -300,6 +315,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     return {
       dataDir: options.dataDir,
       globalEndpoint: addresses.globalEndpoint,
+      clientLink,
       ...(loadUi ? { loadUi } : {}),
       ...(monitor ? { monitor } : {}),
       dynamodbEndpoint,

@@ -4,13 +4,14 @@
  * counts to 0 and remembers the counts it replaced; `kill` SIGKILLs one instance, which the
  * supervisor starts again (nothing to undo, so it is not kept as active). The network kinds
  * (packet loss, latency, blackhole) go to the fault proxy in front of the region's regional
- * endpoint (`proxies`), through which the global endpoint also reaches the region; a
+ * endpoint (`proxies`), through which the global endpoint also reaches the region, or, with
+ * `--client`, to the load client's link (the proxy keyed CLIENT_LINK); a
  * blackhole of the database node is refused (no proxy stands in front of PostgreSQL).
  */
 import { randomUUID } from 'node:crypto';
 import type { Supervisor } from '../supervisor.ts';
 import type { FaultProxy } from './fault-proxy.ts';
-import { describeFault, FAULT_SERVICES, type ActiveFault, type FaultSpec } from './faults.ts';
+import { CLIENT_LINK, describeFault, FAULT_SERVICES, type ActiveFault, type FaultSpec } from './faults.ts';
 
 export class FaultNotSupportedError extends Error {
   override name = 'FaultNotSupportedError';
@@ -87,7 +88,7 @@ export function createFaultController(options: { supervisor: Supervisor; proxies
         case 'blackhole': {
           if (spec.kind === 'blackhole' && spec.target === 'database') throw new FaultNotSupportedError(`blackhole --database needs a proxy in front of ${spec.region}'s PostgreSQL node, which the local system does not run (its replication and role changes address the node directly); blackhole without --database cuts the region's endpoint`);
           const proxy = options.proxies?.get(spec.region);
-          if (!proxy) throw new FaultNotSupportedError(`${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
+          if (!proxy) throw new FaultNotSupportedError(spec.region === CLIENT_LINK ? `${spec.kind} --client needs the load client's link, which this system does not run (it runs without the load client)` : `${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
           // Its clear would end the first one: one at a time per kind and region.
           const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region);
           if (earlier) throw new FaultConflictError(`fault ${earlier.id} already injects ${spec.kind} into ${spec.region}; clear it first`);
