@@ -15,6 +15,7 @@ import { controlPlaneClient } from '../environment/control-plane.ts';
 import { REPO_ROOT } from '../environment/processes.ts';
 import { startScratchSystem } from '../environment/scratch-system.ts';
 import { clientLossTable, clientPacketLossDrill } from './client-loss.ts';
+import { moneyProblems } from './load.ts';
 import { autoDrillTable, autoFailoverDrill, drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
 
 const run = promisify(execFile);
@@ -56,11 +57,7 @@ try {
     console.log(`\n== packet loss ${clientLossPercent} % on the load client's link: ${dwellMs / 1000} s before, during and after, the load client's statistics for each ==`);
     const result = await clientPacketLossDrill({ ...target, clientLink: system.clientLink }, { users, dwellMs, log, percent: clientLossPercent });
     console.log(`\n${clientLossTable(result)}\n`);
-    const problems = [
-      ...(result.money.mismatches.length ? [`mismatches ${JSON.stringify(result.money.mismatches)}`] : []),
-      ...(result.money.notTerminal.length ? [`${result.money.notTerminal.length} sagas not terminal`] : []),
-      ...(Object.keys(result.money.unexpectedErrors).length ? [`unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
-    ];
+    const problems = moneyProblems(result.money);
     for (const problem of problems) console.error(`FAIL ${problem}`);
     failed = problems.length > 0;
   } else if (values.auto) {
@@ -69,11 +66,7 @@ try {
     try {
       const result = await autoFailoverDrill(target, client, { users, dwellMs, log, fault: autoFault });
       console.log(`\n${autoDrillTable(result)}\n`);
-      const problems = [
-        ...(result.money.mismatches.length ? [`mismatches ${JSON.stringify(result.money.mismatches)}`] : []),
-        ...(result.money.notTerminal.length ? [`${result.money.notTerminal.length} sagas not terminal`] : []),
-        ...(Object.keys(result.money.unexpectedErrors).length ? [`unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
-      ];
+      const problems = moneyProblems(result.money);
       for (const problem of problems) console.error(`FAIL ${problem}`);
       failed = problems.length > 0;
     } finally {
@@ -87,13 +80,10 @@ try {
     console.log(`\n${drillTable(planned, loss)}\n`);
     const problems = [
       ...planned.switches.filter((each) => each.outageMs > 15_000).map((each) => `${each.workflow}: outage ${each.outageMs} ms > 15 s`),
-      ...[planned, loss].flatMap((result, i) => [
-        ...(result.money.notTerminal.length ? [`${i ? 'region loss' : 'planned'}: ${result.money.notTerminal.length} sagas not terminal`] : []),
-        ...(Object.keys(result.money.unexpectedErrors).length ? [`${i ? 'region loss' : 'planned'}: unexpected errors ${JSON.stringify(result.money.unexpectedErrors)}`] : []),
-      ]),
-      ...(planned.money.mismatches.length ? [`planned: mismatches ${JSON.stringify(planned.money.mismatches)}`] : []),
+      ...moneyProblems(planned.money, 'planned'),
+      // After a power cut, a mismatch is data loss, which the failover must have reported.
+      ...moneyProblems({ ...loss.money, mismatches: loss.walBytesNotConfirmed === 0 ? loss.money.mismatches : [] }, 'region loss'),
       ...(planned.rpoDeposit.balanceAfter !== planned.rpoDeposit.quantity ? ['planned: the deposit acknowledged before the switchover is missing'] : []),
-      ...(loss.money.mismatches.length && loss.walBytesNotConfirmed === 0 ? [`region loss: mismatches without reported WAL loss ${JSON.stringify(loss.money.mismatches)}`] : []),
     ];
     for (const problem of problems) console.error(`FAIL ${problem}`);
     failed = problems.length > 0;
