@@ -36,6 +36,7 @@ const canaryPeriodMs = durationMs(values['canary-period']);
 const AUTO_FAULTS: Record<string, string[]> = {
   'scale-to-zero': ['scale-to-zero', '--service', 'transaction'],
   'packet-loss': ['packet-loss', '--percent', '100'],
+  'database-blackhole': ['blackhole', '--database'],
 };
 const autoFault = AUTO_FAULTS[values.fault];
 if (canaryPeriodMs === undefined || canaryPeriodMs < 1000) throw new Error(`--canary-period must be a duration of at least 1s, such as 5s, not ${values['canary-period']}`);

@@ -236,7 +236,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const portsOf = (region: RegionSpec) =>
       Object.fromEntries(SERVICE_NAMES.map((service) => [service, region.instancePorts?.[service] ?? instancePorts(region.ports[service], MAX_DESIRED_COUNT)])) as Record<ServiceName, number[]>;
-    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: databases.urlsOf(region.name), dynamodbEndpoint, ...(monitor ? { otlpEndpoint: monitor } : {}) })]));
+    const databaseProxies = await databaseFaultProxies(databases, regions, cleanups);
+    const serviceDatabasesOf = (region: string) => {
+      const proxy = databaseProxies.get(region);
+      const urls = databases.urlsOf(region);
+      return proxy ? { balance: throughProxy(urls.balance, proxy), count: throughProxy(urls.count, proxy) } : urls;
+    };
+    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: serviceDatabasesOf(region.name), dynamodbEndpoint, ...(monitor ? { otlpEndpoint: monitor } : {}) })]));
     progress(`starting ${regions.map((region) => `${region.label} (${region.name})`).join(' and ')} services under the supervisor`);
     const supervisor = createSupervisor({
       services: regions.flatMap((region) => SERVICE_NAMES.map((service) => ({ region: region.name, service, ports: portsOf(region)[service], desired: 1 }))),
@@ -265,7 +271,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(envOptional('NOTIFY_WEBHOOK_URL') ? { webhookUrl: envOptional('NOTIFY_WEBHOOK_URL')! } : {}),
     });
     cleanups.push(() => autoFailover.stop());
-    const faults = createFaultController({ supervisor, proxies, log: controlPlaneLog });
+    const faults = createFaultController({ supervisor, proxies, databaseProxies, log: controlPlaneLog });
     cleanups.push(async () => faults.stop());
     const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), autoFailover, faults, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
@@ -391,6 +397,30 @@ async function preparePostgres(
     control: { kind: 'global', database },
     urlsOf: (region) => ({ balance: database.url(region, 'balance'), count: database.url(region, 'count') }),
   };
+}
+
+/**
+ * With the global database, each region's services reach their node through a fault proxy
+ * (`corebank fault blackhole --database`), transparent until then; replication and the
+ * workflow's role changes address the nodes directly, as Aurora's own traffic does not cross
+ * the application's network. An external server (DATABASE_URL) gets none.
+ */
+async function databaseFaultProxies(databases: { control: DatabaseControl; urlsOf(region: string): { balance: string } }, regions: RegionSpec[], cleanups: Array<() => Promise<void>>): Promise<Map<string, FaultProxy>> {
+  const proxies = new Map<string, FaultProxy>();
+  if (databases.control.kind !== 'global') return proxies;
+  for (const region of regions) {
+    const proxy = await createFaultProxy({ targetPort: Number(new URL(databases.urlsOf(region.name).balance).port) });
+    proxies.set(region.name, proxy);
+    cleanups.push(() => proxy.close());
+  }
+  return proxies;
+}
+
+/** `url` with its port replaced by the proxy's. */
+function throughProxy(url: string, proxy: FaultProxy): string {
+  const through = new URL(url);
+  through.port = String(proxy.port);
+  return through.toString();
 }
 
 async function migrate(databases: { balance: string; count: string }, progress: (line: string) => void): Promise<void> {

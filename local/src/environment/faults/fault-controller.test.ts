@@ -38,6 +38,20 @@ describe('fault controller: network faults go to the proxy of where they are', (
     faults.stop();
   });
 
+  it("blackholes a region's database on the proxy in front of its node, beside a blackhole of its endpoint", () => {
+    const faults = createFaultController({ supervisor, proxies: new Map([['ap-northeast-1', tokyo]]), databaseProxies: new Map([['ap-northeast-1', clientLink]]) });
+    faults.apply(parseFaultArgs(['blackhole', '--database']));
+    expect(clientLink.active().map((each) => each.fault)).toEqual([{ kind: 'blackhole' }]);
+    expect(tokyo.active()).toEqual([]);
+    faults.apply(parseFaultArgs(['blackhole']));
+    expect(tokyo.active().map((each) => each.fault)).toEqual([{ kind: 'blackhole' }]);
+    expect(() => faults.apply(parseFaultArgs(['blackhole', '--database']))).toThrow(FaultConflictError);
+    faults.clear();
+    expect([...clientLink.active(), ...tokyo.active()]).toEqual([]);
+    expect(() => createFaultController({ supervisor }).apply(parseFaultArgs(['blackhole', '--database']))).toThrow(/external DATABASE_URL/);
+    faults.stop();
+  });
+
   it('refuses --client, clearly, when the system runs no client link', () => {
     const faults = createFaultController({ supervisor, proxies: new Map([['ap-northeast-1', tokyo]]) });
     expect(() => faults.apply(parseFaultArgs(['blackhole', '--client']))).toThrow(FaultNotSupportedError);
