@@ -3,7 +3,7 @@
  * ports, a temporary folder; whatever `npm start` runs is left alone). Prints each workflow's
  * steps as the command prints them, then the table. Exits 1 when a check fails.
  * Options: --users 10 --dwell 10 (seconds of load before, between and after the switches).
- * `--auto [--canary-period 5s] [--fault scale-to-zero|packet-loss]`: instead, the automatic
+ * `--auto [--canary-period 5s] [--fault scale-to-zero|packet-loss|database-blackhole]`: instead, the automatic
  * failover drill (the seed's rehearsal), which prints a timeline and its figures.
  * `--client-loss 30`: instead, packet loss on the load client's link (the seed's FIS
  * experiment on the bastion), with the load client's statistics before, during and after.
