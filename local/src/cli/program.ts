@@ -94,7 +94,7 @@ export function buildProgram(): Command {
       for (const region of system.regions) {
         console.log(`  ${region.spec.label.padEnd(8)} endpoint    ${region.endpoint}   (api.${region.spec.name}.example.com)`);
       }
-      if (system.loadUi) console.log(`  load client UI       ${system.loadUi}`);
+      if (system.loadUi) console.log(`  load client UI       ${system.loadUi}   (its Host, ${system.clientLink}, reaches ${system.globalEndpoint} through the client link: corebank fault … --client)`);
       if (system.monitor) console.log(`  monitor dashboard    ${system.monitor}/   (traces, service map, alarms every ${options.alarmPeriod})`);
       console.log(`  routing controls     ${system.routingControls}   (corebank routing get|set)`);
       console.log(`  control plane        ${system.controlPlane}   (corebank status, corebank scale)`);
@@ -377,9 +377,9 @@ export function buildProgram(): Command {
 
   program
     .command('fault')
-    .description(`inject a fault: ${FAULT_KINDS.join(', ')} [--region] [--duration 30s]; \`fault list\`, \`fault clear\``)
+    .description(`inject a fault: ${FAULT_KINDS.join(', ')} [--region | --client] [--duration 30s]; \`fault list\`, \`fault clear\``)
     .argument('<kind>', `${FAULT_KINDS.join(', ')}, list or clear`)
-    .argument('[options...]', '--region <region> --duration <30s|2m> --service <service> (scale-to-zero, kill) --instance <n> (kill) --percent <n> --ms <n> --database')
+    .argument('[options...]', '--region <region> --duration <30s|2m> --service <service> (scale-to-zero, kill) --instance <n> (kill) --percent <n> --ms <n> --database --client (packet-loss, latency, blackhole on the load client\'s link instead of a region)')
     .allowUnknownOption()
     .helpOption(false)
     .action((kind: string, rest: string[]) =>

@@ -194,3 +194,13 @@ export async function checkMoney(baseUrl: string, report: LoadReport, allowedErr
     unexpectedErrors: Object.fromEntries(Object.entries(report.errors).filter(([kind]) => !allowedErrors.includes(kind as ErrorKind))),
   };
 }
+
+/** What makes a money check fail, one line each, prefixed with `label` when given. */
+export function moneyProblems(money: MoneyCheck, label?: string): string[] {
+  const prefix = label ? `${label}: ` : '';
+  return [
+    ...(money.mismatches.length ? [`${prefix}mismatches ${JSON.stringify(money.mismatches)}`] : []),
+    ...(money.notTerminal.length ? [`${prefix}${money.notTerminal.length} sagas not terminal`] : []),
+    ...(Object.keys(money.unexpectedErrors).length ? [`${prefix}unexpected errors ${JSON.stringify(money.unexpectedErrors)}`] : []),
+  ];
+}

@@ -11,6 +11,8 @@ export interface SystemAddresses {
   /** The process that runs the system (its control plane). */
   pid: number;
   globalEndpoint: string;
+  /** The global endpoint through the load client's link (`corebank fault … --client`). */
+  clientLink?: string;
   regions: Array<{ region: string; label: string; endpoint: string }>;
   routingControls: string;
   controlPlane: string;

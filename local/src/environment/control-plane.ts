@@ -11,7 +11,7 @@ import type { ExecutionRecord, WorkflowName } from '@corebank/workflow';
 import type { RegionPower } from './failover-steps.ts';
 import type { AutoFailover, AutoFailoverStatus } from './auto-failover.ts';
 import { FaultConflictError, FaultNotSupportedError, type AppliedFault, type FaultController } from './faults/fault-controller.ts';
-import { FAULT_SERVICES, KNOWN_REGIONS, type FaultSpec } from './faults/faults.ts';
+import { CLIENT_LINK, FAULT_SERVICES, KNOWN_REGIONS, type FaultSpec } from './faults/faults.ts';
 import { ExecutionConflictError, type WorkflowRunner } from './workflow-runner.ts';
 import type { GlobalDatabase, GlobalDatabaseNodeStatus } from './global-database.ts';
 import { buildSupervisorApp } from './supervisor-api.ts';
@@ -68,13 +68,15 @@ const AlarmStateValue = Type.Object({
 /** CloudWatch's "Alarm State Change" event, as the monitor sends it (simplified: what the rule and the initiator read). */
 const AlarmStateChangeBody = Type.Object({ alarmName: Type.String({ minLength: 1, maxLength: 255 }), state: AlarmStateValue, previousState: AlarmStateValue });
 const FaultRegion = Type.Union(KNOWN_REGIONS.map((region) => Type.Literal(region)));
+/** A network fault goes on a region's endpoint or on the load client's link. */
+const NetworkFaultOn = Type.Union([...KNOWN_REGIONS, CLIENT_LINK].map((where) => Type.Literal(where)));
 const FaultServiceName = Type.Union(FAULT_SERVICES.map((service) => Type.Literal(service)));
 const FaultDuration = Type.Integer({ minimum: 1000, maximum: 24 * 3_600_000 });
 /** A FaultSpec, as `parseFaultArgs` makes it from `corebank fault …`. */
 const FaultBody = Type.Union([
-  Type.Object({ kind: Type.Literal('packet-loss'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), percent: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
-  Type.Object({ kind: Type.Literal('latency'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), ms: Type.Integer({ minimum: 1, maximum: 60_000 }) }, { additionalProperties: false }),
-  Type.Object({ kind: Type.Literal('blackhole'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), target: Type.Union([Type.Literal('region'), Type.Literal('database')]) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('packet-loss'), region: NetworkFaultOn, durationMs: Type.Optional(FaultDuration), percent: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('latency'), region: NetworkFaultOn, durationMs: Type.Optional(FaultDuration), ms: Type.Integer({ minimum: 1, maximum: 60_000 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('blackhole'), region: NetworkFaultOn, durationMs: Type.Optional(FaultDuration), target: Type.Union([Type.Literal('region'), Type.Literal('database')]) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('scale-to-zero'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), service: Type.Optional(FaultServiceName) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('kill'), region: FaultRegion, durationMs: Type.Optional(FaultDuration), service: FaultServiceName, instance: Type.Integer({ minimum: 0, maximum: 3 }) }, { additionalProperties: false }),
 ]);

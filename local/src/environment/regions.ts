@@ -41,6 +41,8 @@ export const LOCAL_REGIONS: RegionSpec[] = [TOKYO, OSAKA];
 
 export const GLOBAL_ENDPOINT_PORT = 8080;
 export const LOAD_UI_PORT = 8089;
+/** The load client's link to the global endpoint (a fault proxy: `corebank fault … --client`). */
+export const CLIENT_LINK_PORT = 8088;
 /** The local monitor (Application Signals' stand-in): OTLP receiver, alarms, dashboard. */
 export const MONITOR_PORT = 8090;
 export const DYNAMODB_LOCAL_PORT = 8000;

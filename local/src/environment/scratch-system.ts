@@ -32,11 +32,11 @@ export async function regionOnFreePorts(spec: RegionSpec, taken = new Set<number
 }
 
 /** Every port a scratch system listens on, all free when chosen. */
-export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 'regions' | 'globalPort' | 'postgresPort' | 'standbyPostgresPort' | 'dynamodbPort' | 'routingControlsPort' | 'controlPlanePort' | 'monitorPort'>>> {
+export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 'regions' | 'globalPort' | 'postgresPort' | 'standbyPostgresPort' | 'dynamodbPort' | 'routingControlsPort' | 'controlPlanePort' | 'monitorPort' | 'clientLinkPort'>>> {
   const taken = new Set<number>();
   const regions: RegionSpec[] = [];
   for (const region of LOCAL_REGIONS) regions.push(await regionOnFreePorts(region, taken));
-  const [globalPort, postgresPort, standbyPostgresPort, dynamodbPort, routingControlsPort, controlPlanePort, monitorPort] = await freePorts(7, taken);
+  const [globalPort, postgresPort, standbyPostgresPort, dynamodbPort, routingControlsPort, controlPlanePort, monitorPort, clientLinkPort] = await freePorts(8, taken);
   return {
     regions,
     globalPort: globalPort!,
@@ -46,6 +46,7 @@ export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 
     routingControlsPort: routingControlsPort!,
     controlPlanePort: controlPlanePort!,
     monitorPort: monitorPort!,
+    clientLinkPort: clientLinkPort!,
   };
 }
 

@@ -14,6 +14,7 @@ import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts'
 import { startAutoFailover, type AutoFailover } from './auto-failover.ts';
 import { createFaultController } from './faults/fault-controller.ts';
 import { createFaultProxy, type FaultProxy } from './faults/fault-proxy.ts';
+import { CLIENT_LINK } from './faults/faults.ts';
 import { activeRegionOf, getRoutingControls } from './routing-controls.ts';
 import { startGlobalDatabase } from './global-database.ts';
 import { ROUTING_CONTROLS_PORT } from './routing-controls.ts';
@@ -25,6 +26,7 @@ import {
   DYNAMODB_LOCAL_PORT,
   EMBEDDED_POSTGRES_PORT,
   GLOBAL_ENDPOINT_PORT,
+  CLIENT_LINK_PORT,
   LOAD_UI_PORT,
   LOCAL_REGIONS,
   MAIN_TABLE,
@@ -53,6 +55,12 @@ export interface LocalSystemOptions {
   dynamodbInMemory?: boolean;
   /** The load client's web UI; null to leave it out. */
   loadUiPort?: number | null;
+  /**
+   * The load client's link to the global endpoint: a fault proxy, transparent until
+   * `corebank fault packet-loss|latency|blackhole --client` (the seed's FIS experiment on the
+   * bastion that runs Locust). The load client's Host defaults to it.
+   */
+  clientLinkPort?: number;
   /**
    * The monitor (OTLP receiver, alarms, dashboard) every service sends its traces to; null to
    * leave it out, and with it tracing and automatic failover (the canary alarms live there).
@@ -88,6 +96,8 @@ export interface RegionRuntime {
 export interface LocalSystem {
   dataDir: string;
   globalEndpoint: string;
+  /** The global endpoint as the load client reaches it, through the client link's fault proxy. */
+  clientLink: string;
   loadUi?: string;
   /** The monitor's dashboard (its JSON API under /api/), unless left out. */
   monitor?: string;
@@ -177,6 +187,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       proxies.set(region.name, proxy);
       cleanups.push(() => proxy.close());
     }
+    const clientLinkProxy = await createFaultProxy({ targetPort: globalPort, port: options.clientLinkPort ?? CLIENT_LINK_PORT });
+    proxies.set(CLIENT_LINK, clientLinkProxy);
+    cleanups.push(() => clientLinkProxy.close());
+    const clientLink = `http://localhost:${clientLinkProxy.port}`;
     const endpointsConfig: EndpointsConfig = {
       supervisorUrl: controlPlaneUrl,
       routingControlsUrl,
@@ -197,7 +211,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const load = startServiceProcess({
         name: 'load',
         script: SERVICE_SCRIPTS.load,
-        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: `http://localhost:${globalPort}` },
+        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: clientLink },
         logFile: join(logDir, 'load.log'),
       });
       cleanups.push(() => load.stop());
@@ -235,7 +249,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const portsOf = (region: RegionSpec) =>
       Object.fromEntries(SERVICE_NAMES.map((service) => [service, region.instancePorts?.[service] ?? instancePorts(region.ports[service], MAX_DESIRED_COUNT)])) as Record<ServiceName, number[]>;
-    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: databases.urlsOf(region.name), dynamodbEndpoint, ...(monitor ? { otlpEndpoint: monitor } : {}) })]));
+    const databaseProxies = await databaseFaultProxies(databases, regions, cleanups);
+    const serviceDatabasesOf = (region: string) => {
+      const proxy = databaseProxies.get(region);
+      const urls = databases.urlsOf(region);
+      return proxy ? { balance: throughProxy(urls.balance, proxy), count: throughProxy(urls.count, proxy) } : urls;
+    };
+    const launchers = new Map(regions.map((region) => [region.name, regionLauncher(region, portsOf(region), { ...options, logDir, serviceToken, databases: serviceDatabasesOf(region.name), dynamodbEndpoint, ...(monitor ? { otlpEndpoint: monitor } : {}) })]));
     progress(`starting ${regions.map((region) => `${region.label} (${region.name})`).join(' and ')} services under the supervisor`);
     const supervisor = createSupervisor({
       services: regions.flatMap((region) => SERVICE_NAMES.map((service) => ({ region: region.name, service, ports: portsOf(region)[service], desired: 1 }))),
@@ -267,7 +287,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         })
       : undefined;
     if (autoFailover) cleanups.push(() => autoFailover.stop());
-    const faults = createFaultController({ supervisor, proxies, log: controlPlaneLog });
+    const faults = createFaultController({ supervisor, proxies, databaseProxies, log: controlPlaneLog });
     cleanups.push(async () => faults.stop());
     const controlPlane = buildControlPlaneApp({ supervisor, database: databases.control, workflows, regionPower: regionPower(failoverContext), ...(autoFailover ? { autoFailover } : {}), faults, logger: false });
     await controlPlane.listen({ port: options.controlPlanePort ?? SUPERVISOR_API_PORT, host: '127.0.0.1' });
@@ -301,6 +321,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const addresses: SystemAddresses = {
       pid: process.pid,
       globalEndpoint: `http://localhost:${globalPort}`,
+      clientLink,
       regions: runtimes.map((runtime) => ({ region: runtime.spec.name, label: runtime.spec.label, endpoint: runtime.endpoint })),
       routingControls: routingControlsUrl,
       controlPlane: controlPlaneUrl,
@@ -316,6 +337,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     return {
       dataDir: options.dataDir,
       globalEndpoint: addresses.globalEndpoint,
+      clientLink,
       ...(loadUi ? { loadUi } : {}),
       ...(monitor ? { monitor } : {}),
       dynamodbEndpoint,
@@ -391,6 +413,30 @@ async function preparePostgres(
     control: { kind: 'global', database },
     urlsOf: (region) => ({ balance: database.url(region, 'balance'), count: database.url(region, 'count') }),
   };
+}
+
+/**
+ * With the global database, each region's services reach their node through a fault proxy
+ * (`corebank fault blackhole --database`), transparent until then; replication and the
+ * workflow's role changes address the nodes directly, as Aurora's own traffic does not cross
+ * the application's network. An external server (DATABASE_URL) gets none.
+ */
+async function databaseFaultProxies(databases: { control: DatabaseControl; urlsOf(region: string): { balance: string } }, regions: RegionSpec[], cleanups: Array<() => Promise<void>>): Promise<Map<string, FaultProxy>> {
+  const proxies = new Map<string, FaultProxy>();
+  if (databases.control.kind !== 'global') return proxies;
+  for (const region of regions) {
+    const proxy = await createFaultProxy({ targetPort: Number(new URL(databases.urlsOf(region.name).balance).port) });
+    proxies.set(region.name, proxy);
+    cleanups.push(() => proxy.close());
+  }
+  return proxies;
+}
+
+/** `url` with its port replaced by the proxy's. */
+function throughProxy(url: string, proxy: FaultProxy): string {
+  const through = new URL(url);
+  through.port = String(proxy.port);
+  return through.toString();
 }
 
 async function migrate(databases: { balance: string; count: string }, progress: (line: string) => void): Promise<void> {

@@ -4,13 +4,14 @@
  * counts to 0 and remembers the counts it replaced; `kill` SIGKILLs one instance, which the
  * supervisor starts again (nothing to undo, so it is not kept as active). The network kinds
  * (packet loss, latency, blackhole) go to the fault proxy in front of the region's regional
- * endpoint (`proxies`), through which the global endpoint also reaches the region; a
- * blackhole of the database node is refused (no proxy stands in front of PostgreSQL).
+ * endpoint (`proxies`), through which the global endpoint also reaches the region, or, with
+ * `--client`, to the load client's link (the proxy keyed CLIENT_LINK); a blackhole of the
+ * database goes to the proxy between the region's services and its node.
  */
 import { randomUUID } from 'node:crypto';
 import type { Supervisor } from '../supervisor.ts';
 import type { FaultProxy } from './fault-proxy.ts';
-import { describeFault, FAULT_SERVICES, type ActiveFault, type FaultSpec } from './faults.ts';
+import { CLIENT_LINK, describeFault, FAULT_SERVICES, type ActiveFault, type FaultSpec } from './faults.ts';
 
 export class FaultNotSupportedError extends Error {
   override name = 'FaultNotSupportedError';
@@ -26,7 +27,14 @@ export interface AppliedFault extends ActiveFault {
   effect: Record<string, unknown>;
 }
 
-export function createFaultController(options: { supervisor: Supervisor; proxies?: ReadonlyMap<string, FaultProxy>; log?: (line: string) => void }) {
+export function createFaultController(options: {
+  supervisor: Supervisor;
+  /** The proxy in front of each region's endpoint, and CLIENT_LINK's. */
+  proxies?: ReadonlyMap<string, FaultProxy>;
+  /** The proxy between each region's services and its database node. */
+  databaseProxies?: ReadonlyMap<string, FaultProxy>;
+  log?: (line: string) => void;
+}) {
   const { supervisor } = options;
   const active = new Map<string, AppliedFault & { undo: () => void; timer?: NodeJS.Timeout }>();
 
@@ -85,11 +93,12 @@ export function createFaultController(options: { supervisor: Supervisor; proxies
         case 'packet-loss':
         case 'latency':
         case 'blackhole': {
-          if (spec.kind === 'blackhole' && spec.target === 'database') throw new FaultNotSupportedError(`blackhole --database needs a proxy in front of ${spec.region}'s PostgreSQL node, which the local system does not run (its replication and role changes address the node directly); blackhole without --database cuts the region's endpoint`);
-          const proxy = options.proxies?.get(spec.region);
-          if (!proxy) throw new FaultNotSupportedError(`${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
+          const onDatabase = isOnDatabase(spec);
+          const proxy = (onDatabase ? options.databaseProxies : options.proxies)?.get(spec.region);
+          if (!proxy && onDatabase) throw new FaultNotSupportedError(`blackhole --database needs the proxy between ${spec.region}'s services and its database node, which a system on an external DATABASE_URL does not run; blackhole without --database cuts the region's endpoint`);
+          if (!proxy) throw new FaultNotSupportedError(spec.region === CLIENT_LINK ? `${spec.kind} --client needs the load client's link, which this system does not run (it runs without the load client)` : `${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
           // Its clear would end the first one: one at a time per kind and region.
-          const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region);
+          const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region && isOnDatabase(fault.spec) === onDatabase);
           if (earlier) throw new FaultConflictError(`fault ${earlier.id} already injects ${spec.kind} into ${spec.region}; clear it first`);
           proxy.inject(spec.kind === 'latency' ? { kind: 'latency', ms: spec.ms } : spec.kind === 'packet-loss' ? { kind: 'packet-loss', percent: spec.percent } : { kind: 'blackhole' });
           const fault = { id, spec, since, description, effect: { proxyPort: proxy.port }, undo: () => proxy.clear(spec.kind) };
@@ -114,3 +123,5 @@ export function createFaultController(options: { supervisor: Supervisor; proxies
 }
 
 export type FaultController = ReturnType<typeof createFaultController>;
+
+const isOnDatabase = (spec: FaultSpec) => spec.kind === 'blackhole' && spec.target === 'database';

@@ -3,7 +3,24 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
-import { createFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import { createFaultProxy, HANDSHAKE_RTO_MS, retransmissionDelay, type FaultProxy } from './fault-proxy.ts';
+
+describe('retransmissionDelay', () => {
+  /** Draws these numbers in turn, then 0.99 (never lost). */
+  const draws = (...values: number[]) => () => values.shift() ?? 0.99;
+
+  it('waits the timeout per loss, doubling it after each, and nothing without a loss', () => {
+    expect(retransmissionDelay(30, 200, draws(0.5))).toBe(0);
+    expect(retransmissionDelay(30, 200, draws(0.1))).toBe(200);
+    expect(retransmissionDelay(30, 200, draws(0.1, 0.2))).toBe(200 + 400);
+    expect(retransmissionDelay(30, 1000, draws(0.1, 0.2, 0.29))).toBe(1000 + 2000 + 4000);
+  });
+
+  it('is bounded even when every draw loses', () => {
+    expect(retransmissionDelay(99, 200, () => 0)).toBe(200 * (2 ** 6 - 1));
+    expect(retransmissionDelay(0, 200, () => 0)).toBe(0);
+  });
+});
 
 /** One GET on a fresh connection: its status and how long it took, or 'timeout'. */
 function timedGet(url: string, timeoutMs: number): Promise<{ status: number; body: string; ms: number } | 'timeout'> {
@@ -75,6 +92,21 @@ describe('fault proxy', () => {
     const reply = await timedGet(`${proxy.url}/none`, 2_000);
     expect(reply !== 'timeout' && reply.ms).toBeLessThan(RTO);
     proxy.clear();
+  });
+
+  it('delays a new connection by the handshake timeout when its SYN is lost', async () => {
+    const address = target.address();
+    // The handshake's draw loses, then nothing else does.
+    const drawsOnce = [0];
+    const lossy = await createFaultProxy({ targetPort: typeof address === 'object' && address ? address.port : 0, retransmissionTimeoutMs: 200, random: () => drawsOnce.shift() ?? 0.99 });
+    try {
+      lossy.inject({ kind: 'packet-loss', percent: 30 });
+      const reply = await timedGet(`${lossy.url}/syn`, 5_000);
+      expect(reply).toMatchObject({ status: 200, body: 'echo /syn' });
+      expect(reply !== 'timeout' && reply.ms).toBeGreaterThanOrEqual(HANDSHAKE_RTO_MS - 5);
+    } finally {
+      await lossy.close();
+    }
   });
 
   it('blackholes: accepts the connection, never answers, keeps it open; clearing delivers what it held', async () => {

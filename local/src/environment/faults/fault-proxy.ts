@@ -8,12 +8,15 @@
  *   answer cost 2 × ms more per round trip, as one-way delay on a link would).
  * - packet loss `percent`: TCP never lets a lost segment through as a gap; it retransmits it
  *   after a retransmission timeout (RTO, 200 ms: Linux's minimum) and holds every later byte
- *   behind it. So each chunk is, with probability `percent`, held for one RTO, and chunks
- *   behind it wait (head-of-line blocking). Limits: one loss costs one RTO (no exponential
- *   backoff on repeated loss of the same segment, no congestion-window collapse, and a
- *   "chunk" is whatever one read returned, not an MSS-sized segment), so the model is
- *   gentler than real loss at high rates. At 100 % nothing gets through, as on a real link:
- *   bytes are held as in a blackhole and delivered once the loss drops below 100 %.
+ *   behind it. So each chunk is, with probability `percent`, held for one RTO — and the
+ *   retransmission may be lost too, each time doubling the timeout (exponential backoff) —
+ *   and chunks behind it wait (head-of-line blocking). A new connection's handshake is lost
+ *   the same way with Linux's initial timeout of 1 s (a SYN lost twice costs 3 s, the seed's
+ *   client timeout), which is why a client that opens a connection per request sees errors,
+ *   not only slowness. Limits: no congestion-window collapse, and a "chunk" is whatever one
+ *   read returned, not an MSS-sized segment, so the model is gentler than real loss at high
+ *   rates. At 100 % nothing gets through, as on a real link: bytes are held as in a blackhole
+ *   and delivered once the loss drops below 100 %.
  * - blackhole: connections are accepted and never answered; bytes already received are
  *   held, not dropped, and delivered once the blackhole ends (as retransmission would).
  *
@@ -45,6 +48,24 @@ export interface FaultProxyOptions {
 }
 
 export const DEFAULT_RTO_MS = 200;
+/** Linux's initial retransmission timeout, which a lost SYN waits (TCP_TIMEOUT_INIT). */
+export const HANDSHAKE_RTO_MS = 1000;
+/** Retransmissions drawn at most per segment: a loss rate below 100 % ends in a bounded delay. */
+const MAX_RETRANSMISSIONS = 6;
+
+/**
+ * How long a segment is held by loss: each transmission is lost with probability `percent`,
+ * and each loss waits the timeout, doubled after every loss (RFC 6298 §5.5).
+ */
+export function retransmissionDelay(percent: number, firstTimeoutMs: number, random: () => number): number {
+  let delay = 0;
+  let timeout = firstTimeoutMs;
+  for (let lost = 0; lost < MAX_RETRANSMISSIONS && random() * 100 < percent; lost++) {
+    delay += timeout;
+    timeout *= 2;
+  }
+  return delay;
+}
 const HOST = '127.0.0.1';
 
 interface Direction {
@@ -83,8 +104,14 @@ export async function createFaultProxy(options: FaultProxyOptions) {
     const latency = faults.get('latency')?.fault;
     const loss = faults.get('packet-loss')?.fault;
     let delay = latency?.kind === 'latency' ? latency.ms : 0;
-    if (loss?.kind === 'packet-loss' && random() * 100 < loss.percent) delay += rto;
+    if (loss?.kind === 'packet-loss') delay += retransmissionDelay(loss.percent, rto, random);
     return delay;
+  }
+
+  /** A lossy link delays the handshake: nothing the client sends goes through before it completes. */
+  function handshakeDelay(): number {
+    const loss = faults.get('packet-loss')?.fault;
+    return loss?.kind === 'packet-loss' ? retransmissionDelay(loss.percent, Math.max(HANDSHAKE_RTO_MS, rto), random) : 0;
   }
 
   function send(direction: Direction, item: Buffer | 'end') {
@@ -149,6 +176,8 @@ export async function createFaultProxy(options: FaultProxyOptions) {
       down: { to: () => connection.client, releaseAt: 0, delivered: Promise.resolve(), held: [], heldBytes: 0 },
     };
     connections.add(connection);
+    // Under total loss the connection waits in the blackhole instead, released when the loss drops.
+    if (!blackholed()) connection.up.releaseAt = Date.now() + handshakeDelay();
     client.on('data', (chunk: Buffer) => forward(connection, connection.up, chunk));
     client.on('end', () => forward(connection, connection.up, 'end'));
     client.on('error', () => destroy(connection));

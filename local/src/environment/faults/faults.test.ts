@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeFault, FaultArgumentError, formatFaultList, parseDuration, parseFaultArgs } from './faults.ts';
+import { CLIENT_LINK, describeFault, FaultArgumentError, formatFaultList, parseDuration, parseFaultArgs } from './faults.ts';
 
 describe('parseFaultArgs', () => {
   it('reads each kind with its options, the region defaulting to the primary', () => {
@@ -11,6 +11,13 @@ describe('parseFaultArgs', () => {
     expect(parseFaultArgs(['scale-to-zero', '--service', 'worker'])).toEqual({ kind: 'scale-to-zero', service: 'worker', region: 'ap-northeast-1' });
     expect(parseFaultArgs(['kill', '--service', 'balance'])).toEqual({ kind: 'kill', service: 'balance', instance: 0, region: 'ap-northeast-1' });
     expect(parseFaultArgs(['kill', '--service', 'count', '--instance', '1'])).toMatchObject({ instance: 1 });
+  });
+
+  it('puts a network fault on the load client\'s link with --client, as FIS does on the bastion', () => {
+    expect(parseFaultArgs(['packet-loss', '--percent', '30', '--client'])).toEqual({ kind: 'packet-loss', percent: 30, region: CLIENT_LINK });
+    expect(parseFaultArgs(['latency', '--client', '--ms', '100'])).toEqual({ kind: 'latency', ms: 100, region: CLIENT_LINK });
+    expect(describeFault(parseFaultArgs(['packet-loss', '--percent', '30', '--client', '--duration', '5m']))).toBe("packet loss 30 % on the load client's link to the global endpoint, for 5m");
+    expect(describeFault(parseFaultArgs(['blackhole', '--client']))).toBe("blackhole on the load client's link to the global endpoint (connections accepted, never answered), until cleared");
   });
 
   it.each([
@@ -28,6 +35,9 @@ describe('parseFaultArgs', () => {
     [['kill'], /--service must be one of/],
     [['kill', '--service', 'balance', '--instance', '4'], /--instance/],
     [['kill', 'balance'], /kill does not take balance/],
+    [['scale-to-zero', '--client'], /scale-to-zero does not take --client/],
+    [['packet-loss', '--percent', '30', '--client', '--region', 'ap-northeast-1'], /takes neither --region nor --database/],
+    [['blackhole', '--client', '--database'], /takes neither --region nor --database/],
   ])('refuses %j', (args, message) => {
     expect(() => parseFaultArgs(args)).toThrow(FaultArgumentError);
     expect(() => parseFaultArgs(args)).toThrow(message);
@@ -52,7 +62,7 @@ describe('describeFault and the fault list', () => {
       now,
     );
     const lines = text.split('\n');
-    expect(lines[0]).toMatch(/^id\s+kind\s+region\s+fault\s+clears$/);
+    expect(lines[0]).toMatch(/^id\s+kind\s+on\s+fault\s+clears$/);
     expect(lines[1]).toMatch(/^f1\s+latency\s+ap-northeast-1\s+latency \+200 ms each way .*, for 1m\s+45s left$/);
     expect(lines[2]).toMatch(/^f2\s+scale-to-zero\s+ap-northeast-3\s+every service of ap-northeast-3 scaled to 0, until cleared\s+until cleared$/);
     expect(formatFaultList([], now)).toBe('no fault is active');

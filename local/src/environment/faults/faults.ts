@@ -14,8 +14,15 @@ export type FaultService = (typeof FAULT_SERVICES)[number];
 export const KNOWN_REGIONS = ['ap-northeast-1', 'ap-northeast-3'] as const;
 /** The primary at start: where a fault goes unless --region says otherwise. */
 export const DEFAULT_FAULT_REGION = 'ap-northeast-1';
+/**
+ * `--client`: a network fault on the load client's host instead of a region, as the seed's FIS
+ * experiment injects packet loss on the bastion that runs Locust. Locally that host's network
+ * is the client link: the fault proxy through which the load client reaches the global endpoint.
+ */
+export const CLIENT_LINK = 'client';
 
 interface Common {
+  /** The region the fault is on, or CLIENT_LINK for a network fault on the load client's link. */
   region: string;
   /** Clears itself after this long; undefined: until `fault clear`. */
   durationMs?: number;
@@ -54,13 +61,13 @@ export function formatDuration(ms: number): string {
 }
 
 const ALLOWED: Record<FaultKind, string[]> = {
-  'packet-loss': ['percent'],
-  latency: ['ms'],
-  blackhole: ['database'],
+  'packet-loss': ['percent', 'client'],
+  latency: ['ms', 'client'],
+  blackhole: ['database', 'client'],
   'scale-to-zero': ['service'],
   kill: ['service', 'instance'],
 };
-const FLAGS_WITHOUT_VALUE = new Set(['database']);
+const FLAGS_WITHOUT_VALUE = new Set(['database', 'client']);
 
 function wholeNumber(name: string, text: string | undefined, min: number, max: number): number {
   const value = Number(text);
@@ -87,8 +94,9 @@ export function parseFaultArgs(args: readonly string[]): FaultSpec {
     if (FLAGS_WITHOUT_VALUE.has(name)) options.set(name, undefined);
     else options.set(name, rest[++index]);
   }
-  const region = options.get('region') ?? DEFAULT_FAULT_REGION;
-  if (!KNOWN_REGIONS.includes(region as (typeof KNOWN_REGIONS)[number])) throw new FaultArgumentError(`--region must be one of ${KNOWN_REGIONS.join(', ')}, not ${region}`);
+  if (options.has('client') && (options.has('region') || options.has('database'))) throw new FaultArgumentError(`--client is the load client's link, not a region: it takes neither --region nor --database`);
+  const region = options.has('client') ? CLIENT_LINK : (options.get('region') ?? DEFAULT_FAULT_REGION);
+  if (region !== CLIENT_LINK && !KNOWN_REGIONS.includes(region as (typeof KNOWN_REGIONS)[number])) throw new FaultArgumentError(`--region must be one of ${KNOWN_REGIONS.join(', ')}, not ${region}`);
   const duration = options.get('duration');
   const common: Common = { region, ...(options.has('duration') ? { durationMs: parseDuration(duration ?? '') } : {}) };
   switch (faultKind) {
@@ -108,13 +116,15 @@ export function parseFaultArgs(args: readonly string[]): FaultSpec {
 /** One line for a human: what the fault does, where, for how long. */
 export function describeFault(spec: FaultSpec): string {
   const where = spec.region;
+  const link = where === CLIENT_LINK ? "on the load client's link to the global endpoint" : `into ${where}'s endpoint`;
   const what = (() => {
     switch (spec.kind) {
       case 'packet-loss':
-        return `packet loss ${spec.percent} % into ${where}'s endpoint`;
+        return `packet loss ${spec.percent} % ${link}`;
       case 'latency':
-        return `latency +${spec.ms} ms each way into ${where}'s endpoint`;
+        return `latency +${spec.ms} ms each way ${link}`;
       case 'blackhole':
+        if (where === CLIENT_LINK) return `blackhole ${link} (connections accepted, never answered)`;
         return spec.target === 'database' ? `blackhole of ${where}'s database (connections accepted, never answered)` : `blackhole of ${where} (connections accepted, never answered)`;
       case 'scale-to-zero':
         return `${spec.service ?? 'every service'} of ${where} scaled to 0`;
@@ -139,7 +149,7 @@ export function formatFaultList(faults: readonly ActiveFault[], now: number): st
     const remaining = fault.spec.durationMs === undefined ? 'until cleared' : `${Math.max(0, Math.ceil((fault.since + fault.spec.durationMs - now) / 1000))}s left`;
     return [fault.id, fault.spec.kind, fault.spec.region, describeFault(fault.spec), remaining];
   });
-  const header = ['id', 'kind', 'region', 'fault', 'clears'];
+  const header = ['id', 'kind', 'on', 'fault', 'clears'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
