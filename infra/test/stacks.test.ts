@@ -103,7 +103,8 @@ describe('each region', () => {
     const template = templateOf(place);
     template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }] });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'corebank-alerts@example.com' });
-    const alarms = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    // The canary alarm of the secondary region is checked with the automatic failover (auto-failover.test.ts).
+    const alarms = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties).filter((a) => !a.AlarmName.startsWith('canary-'));
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual(SERVICES.flatMap((s) => [`${s}-HighErrorRate`, `${s}-HighLatency`]).sort());
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 2, DatapointsToAlarm: 2 });
@@ -200,7 +201,10 @@ describe('Route 53 and ARC', () => {
   });
 
   it('private hosted zone with api.<region>.<zone> per ALB and api.<zone> failover records governed by routing controls', () => {
-    secondary.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'example.com', VPCs: [Match.objectLike({ VPCRegion: 'ap-northeast-1' }), Match.objectLike({ VPCRegion: 'ap-northeast-3' })] });
+    secondary.hasResourceProperties('AWS::Route53::HostedZone', {
+      Name: 'example.com',
+      VPCs: [Match.objectLike({ VPCRegion: 'ap-northeast-1' }), Match.objectLike({ VPCRegion: 'ap-northeast-3' }), Match.objectLike({ VPCRegion: 'us-west-2' })],
+    });
     const records = Object.values<any>(secondary.findResources('AWS::Route53::RecordSet')).map((r) => r.Properties);
     expect(records.map((r) => [r.Name, r.Failover ?? null]).sort()).toEqual([
       ['api.ap-northeast-1.example.com', null], ['api.ap-northeast-3.example.com', null],
@@ -265,17 +269,20 @@ describe('least privilege', () => {
     }
   });
 
-  it('state machines may only invoke their functions (routing controls, lease release) and write logs and traces', () => {
-    for (const [id, policy] of policies(secondary).filter(([id]) => id.includes('StateMachineRole'))) {
+  it('the workflows\' state machines may only invoke their functions (routing controls, lease release) and write logs and traces', () => {
+    const workflows = policies(secondary).filter(([id]) => id.includes('WorkflowStateMachineRole'));
+    expect(workflows).toHaveLength(3);
+    for (const [id, policy] of workflows) {
       const actions = new Set(statements(policy).flatMap(actionsOf));
       for (const action of actions) expect(action, id).toMatch(/^(lambda:InvokeFunction|xray:|logs:)/);
     }
   });
 
-  it('the cross-region function may write only the param tables and switch only this global database', () => {
+  it('the cross-region function may write only the param tables, switch only this global database and read only the monitoring region\'s canary alarm', () => {
     const [, policy] = policies(secondary).find(([id]) => id.startsWith('CrossRegionAwsSdk'))!;
     const byAction = Object.fromEntries(statements(policy).map((s) => [actionsOf(s).join(','), JSON.stringify(s.Resource)]));
-    expect(Object.keys(byAction).sort()).toEqual(['dynamodb:PutItem', 'rds:DescribeGlobalClusters', 'rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster']);
+    expect(Object.keys(byAction).sort()).toEqual(['cloudwatch:DescribeAlarms', 'dynamodb:PutItem', 'rds:DescribeGlobalClusters', 'rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster']);
+    expect(byAction['cloudwatch:DescribeAlarms']).toMatch(/^[^*]*":cloudwatch:us-west-2:111111111111:alarm:canary-us-west-2"[^*]*$/);
     expect(byAction['dynamodb:PutItem']).toMatch(/table\/BLEAFSI-CoreBanking-Dev-param-ap-northeast-[13]/);
     expect(byAction['dynamodb:PutItem']).not.toContain('*');
     expect(byAction['rds:SwitchoverGlobalCluster']).toContain('global-cluster:bleafsi-corebanking-dev-global');
