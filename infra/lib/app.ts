@@ -30,7 +30,7 @@ export function buildApp(props: AppProps = {}) {
   });
   const primary = new RegionStack(app, stackName('primary', envName), {
     env: { account, region: parameters.primary.region }, parameters, place: 'primary', repoRoot: REPO_ROOT, crossRegionReferences: true,
-    description: 'corebank: primary region (services, Aurora writer, DynamoDB global table, bastion)',
+    description: 'corebank: primary region (services, Aurora writer, DynamoDB global table, bastion, fault-injection templates)',
   });
   const monitoring = new MonitoringStack(app, stackName('monitoring', envName), {
     env: { account, region: parameters.monitoringRegion }, parameters, primary, crossRegionReferences: true,
@@ -38,7 +38,7 @@ export function buildApp(props: AppProps = {}) {
   });
   const secondary = new RegionStack(app, stackName('secondary', envName), {
     env: { account, region: parameters.secondary.region }, parameters, place: 'secondary', repoRoot: REPO_ROOT, crossRegionReferences: true,
-    description: 'corebank: secondary region (services, Aurora secondary, Route 53 records, failover workflows)',
+    description: 'corebank: secondary region (services, Aurora secondary, Route 53 records, failover workflows, canary and failover initiator)',
   });
   secondary.addDependency(primary, 'the secondary Aurora cluster joins the global cluster, and the replicas of the table and secrets come from the primary');
   const routing = new GlobalRouting(secondary, 'GlobalRouting', {

@@ -219,7 +219,7 @@ export class RegionStack extends Stack {
     const imageFor = (service: 'balance' | 'count' | 'transaction') => ecs.ContainerImage.fromAsset(repoRoot, {
       file: 'services/Dockerfile',
       buildArgs: service === 'transaction' ? { SERVICE: service, ENTRY: 'dist/api-main.js' } : { SERVICE: service },
-      exclude: ['**/node_modules', '.git', '.corebank', 'test-artifacts', '**/cdk.out', '**/dist', '**/*.log', 'test', '**/*.test.ts', 'infra/lib', 'infra/bin', 'infra/test'],
+      exclude: ['**/node_modules', '.git', '.corebank', 'test-artifacts', '**/cdk.out', '**/dist', '**/*.log', 'test', '**/*.test.ts', 'infra/lib', 'infra/bin', 'infra/test', 'infra/canary'],
     });
     const images = { balance: imageFor('balance'), count: imageFor('count'), transaction: imageFor('transaction') };
     const databaseUrlCommand = (extra: string) => [
