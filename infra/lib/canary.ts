@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
  * local system: SuccessPercent < 100 in 2 of 2 periods of 60 s, missing data `missing` (a
  * minute without a run says nothing about Tokyo). Restated here rather than imported: the
  * monitor's module pulls @corebank/kit (Fastify, OpenTelemetry, pg), about 1.5 s more on
- * every synth; infra/test/auto-failover.test.ts checks that both definitions agree.
+ * every synth; infra/test/stacks.test.ts checks that both definitions agree.
  */
 export const CANARY_ALARM = {
   metric: 'SuccessPercent',

@@ -1,14 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import type { CfnRule } from 'aws-cdk-lib/aws-events';
 import { WORKFLOWS, STOP_FLAG_CACHE_TTL_SECONDS, INITIATOR_MAX_RETRIES, type WorkflowName } from '@corebank/workflow';
 import { ACCOUNT_HEADER as KIT_ACCOUNT_HEADER, canaryAccountId } from '@corebank/kit';
 import { canaryAlarms, canaryName as monitorCanaryName } from '@corebank/monitor/canaries';
+import { buildApp } from '../lib/app.ts';
 import { ACCOUNT_HEADER, CANARY_ALARM, CANARY_SCRIPT, canaryName } from '../lib/canary.ts';
 import { SERVICES } from '../lib/config.ts';
 import { STEP_STATE_SEPARATOR } from '../lib/failover.ts';
 import { executionOrder, parseDefinition, synthesizeForTest } from './synth.ts';
+import cdkJson from '../cdk.json' with { type: 'json' };
 
 let synth: ReturnType<typeof synthesizeForTest>;
 let primary: Template;
@@ -114,7 +118,7 @@ describe('each region', () => {
     const template = templateOf(place);
     template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }] });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'corebank-alerts@example.com' });
-    // The canary alarm of the secondary region is checked with the automatic failover (auto-failover.test.ts).
+    // The canary alarm of the secondary region is checked with the automatic failover (below).
     const alarms = Object.values<any>(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties).filter((a) => !a.AlarmName.startsWith('canary-'));
     expect(alarms.map((a) => a.AlarmName).sort()).toEqual(SERVICES.flatMap((s) => [`${s}-HighErrorRate`, `${s}-HighLatency`]).sort());
     for (const alarm of alarms) {
@@ -409,6 +413,17 @@ describe('automatic failover', () => {
     });
     const initiator = secondary.toJSON().Resources[resourceId(rule.Targets[0].Arn)];
     expect(initiator.Properties.StateMachineName).toBe('BLEAFSI-CoreBanking-Dev-failover-initiator');
+  });
+
+  it('context autoFailover=true deploys the rule enabled', () => {
+    // Construction only: no synth, no bundling, no staging, so this costs a second of the suite, not a synth.
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'corebank-cdk-'));
+    try {
+      const built = buildApp({ outdir, context: { ...cdkJson.context, autoFailover: 'true', 'aws:cdk:bundling-stacks': [], 'aws:cdk:disable-asset-staging': true } });
+      expect((built.autoFailover.rule.node.defaultChild as CfnRule).state).toBe('ENABLED');
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
   });
 
   it('the monitoring region forwards its alarm\'s state changes to Osaka\'s default event bus', () => {
