@@ -18,6 +18,8 @@ export interface GlobalRoutingProps {
   parameters: EnvironmentParameters;
   regions: Record<RegionPlace, RegionStack>;
   recovery: RecoveryStack;
+  /** VPCs of other regions that resolve the API names too (the monitoring region's canary). */
+  otherVpcs: { vpcId: string; region: string }[];
 }
 
 /**
@@ -30,13 +32,16 @@ export class GlobalRouting extends Construct {
 
   constructor(scope: Construct, id: string, props: GlobalRoutingProps) {
     super(scope, id);
-    const { parameters, regions, recovery } = props;
+    const { parameters, regions, recovery, otherVpcs } = props;
     const zoneName = parameters.hostedZoneName;
 
     const zone = new route53.CfnHostedZone(this, 'PrivateHostedZone', {
       name: zoneName,
       hostedZoneConfig: { comment: 'corebank API endpoints (private)' },
-      vpcs: (['primary', 'secondary'] as const).map((place) => ({ vpcId: regions[place].vpc.vpcId, vpcRegion: parameters[place].region })),
+      vpcs: [
+        ...(['primary', 'secondary'] as const).map((place) => ({ vpcId: regions[place].vpc.vpcId, vpcRegion: parameters[place].region })),
+        ...otherVpcs.map(({ vpcId, region }) => ({ vpcId, vpcRegion: region })),
+      ],
     });
     for (const place of ['primary', 'secondary'] as const) {
       const alb = regions[place].alb;

@@ -20,11 +20,12 @@ export const STACK_SUPPRESSIONS: Suppression[] = [
   { id: 'AwsSolutions-ECS2', reason: 'The environment holds only names, URLs and OpenTelemetry settings; secrets come from Secrets Manager.' },
   { id: 'AwsSolutions-EC29', reason: 'The bastion host is disposable (load client only) and is replaced by redeploying.' },
   {
-    id: 'AwsSolutions-IAM4', reason: 'AWS managed policies meant for exactly these roles: the CloudWatch agent sidecar, SSM Session Manager on the bastion, Lambda basic logging.',
+    id: 'AwsSolutions-IAM4', reason: 'AWS managed policies meant for exactly these roles: the CloudWatch agent sidecar, SSM Session Manager on the bastion, Lambda basic logging, the network interfaces of the canaries that run in a VPC.',
     appliesTo: [
       'Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy',
       'Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore',
       'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+      'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
     ],
   },
   {
@@ -37,15 +38,29 @@ export const STACK_SUPPRESSIONS: Suppression[] = [
   },
   {
     id: 'AwsSolutions-IAM5', reason: 'Step Functions invokes the task Lambda functions by any version (CDK\'s invoke grant adds <arn>:*).',
-    appliesTo: [{ regex: '/^Resource::<(CrossRegionAwsSdk|GlobalRoutingUpdateRoutingControlsFunction|GlobalRoutingReleaseLeasesFunction)[0-9A-Fa-f]+\\.Arn>:\\*$/g' }],
+    appliesTo: [{ regex: '/^Resource::<(CrossRegionAwsSdk|GlobalRoutingUpdateRoutingControlsFunction|GlobalRoutingReleaseLeasesFunction|AutoFailoverDecideFunction)[0-9A-Fa-f]+\\.Arn>:\\*$/g' }],
   },
   { id: 'AwsSolutions-L1', reason: 'The cross-region SDK call function is CDK\'s own (CallAwsServiceCrossRegion); its runtime is set by aws-cdk-lib.' },
 ];
 
-/** `Resource::*` only where AWS offers no narrower resource. */
-const WILDCARD_REASONS: { path: RegExp; reason: string }[] = [
+/**
+ * Findings accepted on one kind of construct, by path: IAM wildcards (`Resource::*` unless
+ * `appliesTo` says which) only where AWS offers no narrower resource.
+ */
+const RESOURCE_SUPPRESSIONS: { path: RegExp; reason: string; id?: string; appliesTo?: (string | { regex: string })[] }[] = [
   { path: /\/ExecutionRole\/DefaultPolicy\/Resource$/, reason: 'ecr:GetAuthorizationToken has no resource-level permission; the execution role pulls the service images.' },
   { path: /\/StateMachine\/Role\/DefaultPolicy\/Resource$/, reason: 'X-Ray tracing (xray:PutTraceSegments) and CloudWatch Logs delivery (logs:*LogDelivery) have no resource-level permission.' },
+  { path: /\/Canary\/Artifacts\/Resource$/, id: 'AwsSolutions-S1', reason: 'A canary\'s artifact bucket (its runs\' logs and reports, expired after 30 days): access logs would record only the canary\'s own writes.' },
+  {
+    path: /\/Canary\/Canary\/ServiceRole\/Resource$/,
+    reason: 'The Synthetics canary role as CDK makes it: s3:ListAllMyBuckets and cloudwatch:PutMetricData (limited to the CloudWatchSynthetics namespace by a condition) have no resource-level permission; it writes any key of its own artifact bucket and the log groups of its own canary Lambda (cwsyn-*, named by Synthetics).',
+    appliesTo: ['Resource::*', { regex: '/^Resource::<CanaryArtifacts[0-9A-F]+\\.Arn>\\/\\*$/g' }, { regex: '/^Resource::arn:<AWS::Partition>:logs:[a-z0-9-]+:[0-9]+:log-group:\\/aws\\/lambda\\/cwsyn-\\*$/g' }],
+  },
+  {
+    path: /\/FaultInjection\/ExperimentRole\/DefaultPolicy\/Resource$/,
+    reason: 'FIS follows its SSM command (ssm:ListCommands, ssm:CancelCommand: no resource-level permission) and its automation, whose execution id is made at run time; it may start any version of the one scale-to-zero document.',
+    appliesTo: ['Resource::*', { regex: '/^Resource::arn:<AWS::Partition>:ssm:[a-z0-9-]+:[0-9]+:automation-execution\\/\\*$/g' }, { regex: '/^Resource::arn:<AWS::Partition>:ssm:[a-z0-9-]+:[0-9]+:automation-definition\\/BLEAFSI-CoreBanking-[A-Za-z]+-ScaleTransactionToZero:\\*$/g' }],
+  },
 ];
 
 export function addNagSuppressions(stack: Stack) {
@@ -53,9 +68,11 @@ export function addNagSuppressions(stack: Stack) {
 }
 
 /** Called once the tree is complete (after every construct exists). */
-export function addWildcardSuppressions(root: IConstruct) {
+export function addPathSuppressions(root: IConstruct) {
   for (const node of root.node.findAll()) {
-    const match = WILDCARD_REASONS.find(({ path }) => path.test(`/${node.node.path}`));
-    if (match) NagSuppressions.addResourceSuppressions(node, [{ id: 'AwsSolutions-IAM5', reason: match.reason, appliesTo: ['Resource::*'] }]);
+    const match = RESOURCE_SUPPRESSIONS.find(({ path }) => path.test(`/${node.node.path}`));
+    if (!match) continue;
+    const id = match.id ?? 'AwsSolutions-IAM5';
+    NagSuppressions.addResourceSuppressions(node, [{ id, reason: match.reason, ...(id === 'AwsSolutions-IAM5' ? { appliesTo: match.appliesTo ?? ['Resource::*'] } : {}) }]);
   }
 }

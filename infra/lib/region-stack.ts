@@ -60,6 +60,10 @@ export class RegionStack extends Stack {
   readonly paramTable: dynamodb.Table;
   readonly dbClusterArn: string;
   readonly alarmTopic: sns.Topic;
+  /** The Fargate services by name (the fault-injection templates scale `transaction`). */
+  readonly services = {} as Record<ServiceName, ecs.FargateService>;
+  /** The bastion host with the load client (primary only; the packet-loss experiment targets it). */
+  bastion?: ec2.Instance;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -196,7 +200,8 @@ export class RegionStack extends Stack {
     // Load balancer: internal, reached through the private hosted zone as api.<region>.<zone>.
     const albSecurityGroup = new ec2.SecurityGroup(this, 'AlbSecurityGroup', { vpc: this.vpc, description: 'internal ALB' });
     albSecurityGroup.addIngressRule(ec2.Peer.ipv4(parameters.primary.vpcCidr), ec2.Port.tcp(80), 'primary VPC (bastion)');
-    albSecurityGroup.addIngressRule(ec2.Peer.ipv4(parameters.secondary.vpcCidr), ec2.Port.tcp(80), 'secondary VPC');
+    albSecurityGroup.addIngressRule(ec2.Peer.ipv4(parameters.secondary.vpcCidr), ec2.Port.tcp(80), 'secondary VPC (canary, bastion after a failover)');
+    albSecurityGroup.addIngressRule(ec2.Peer.ipv4(parameters.monitoringVpcCidr), ec2.Port.tcp(80), 'monitoring VPC (canary)');
     serviceSecurityGroup.addIngressRule(albSecurityGroup, ec2.Port.tcp(CONTAINER_PORT), 'ALB to services');
     serviceSecurityGroup.addIngressRule(serviceSecurityGroup, ec2.Port.tcp(CONTAINER_PORT), 'service to service (Service Connect)');
     this.alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', { vpc: this.vpc, internetFacing: false, securityGroup: albSecurityGroup, vpcSubnets: appSubnets });
@@ -214,7 +219,7 @@ export class RegionStack extends Stack {
     const imageFor = (service: 'balance' | 'count' | 'transaction') => ecs.ContainerImage.fromAsset(repoRoot, {
       file: 'services/Dockerfile',
       buildArgs: service === 'transaction' ? { SERVICE: service, ENTRY: 'dist/api-main.js' } : { SERVICE: service },
-      exclude: ['**/node_modules', '.git', '.corebank', 'test-artifacts', '**/cdk.out', '**/dist', '**/*.log', 'test', '**/*.test.ts', 'infra/lib', 'infra/bin', 'infra/test'],
+      exclude: ['**/node_modules', '.git', '.corebank', 'test-artifacts', '**/cdk.out', '**/dist', '**/*.log', 'test', '**/*.test.ts', 'infra/lib', 'infra/bin', 'infra/test', 'infra/canary'],
     });
     const images = { balance: imageFor('balance'), count: imageFor('count'), transaction: imageFor('transaction') };
     const databaseUrlCommand = (extra: string) => [
@@ -292,6 +297,7 @@ export class RegionStack extends Stack {
         circuitBreaker: { rollback: true },
         serviceConnectConfiguration: { services: [{ portMappingName: 'http', dnsName: spec.name, port: CONTAINER_PORT }] },
       });
+      this.services[spec.name] = service;
       if (spec.pathPattern && spec.priority) {
         listener.addTargets(`${pascal(spec.name)}Targets`, {
           priority: spec.priority,
@@ -325,7 +331,7 @@ export class RegionStack extends Stack {
     new CfnOutput(app, 'ParamTableName', { value: this.paramTable.tableName, description: 'The region\'s param table (stopFlag)' });
 
     // Bastion host: SSM Session Manager only (no SSH, no inbound rule), with the load client.
-    if (place === 'primary') this.addBastion(repoRoot, appSubnets);
+    if (place === 'primary') this.bastion = this.addBastion(repoRoot, appSubnets);
 
     // Monitoring: the eight alarms to an SNS topic (ALARM and OK), the dashboard in the primary.
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: `CoreBanking alarms ${parameters.envName} ${region}`, enforceSSL: true });
@@ -384,6 +390,7 @@ export class RegionStack extends Stack {
       blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(30, { encrypted: true }) }],
     });
     new CfnOutput(client, 'BastionHostId', { value: instance.instanceId, description: 'Bastion host for the load client: aws ssm start-session --target <id>' });
+    return instance;
   }
 }
 
