@@ -169,6 +169,31 @@ describe('the supervisor with real processes', () => {
     await waitFor('back to one', async () => expect(supervisor.targets(REGION, 'transaction')).toEqual([url(ports[0]!)]), 30_000, 20);
   });
 
+  it('scaled in, an instance leaves the targets at once and keeps answering through the deregistration delay; stop() does not wait for it', async () => {
+    const DELAY_MS = 3000;
+    const { supervisor, portsOf } = await supervise([{ service: 'transaction', ports: 2, desired: 2 }], { deregistrationDelayMs: DELAY_MS });
+    const ports = portsOf('transaction');
+    await waitFor('two instances in rotation', async () => expect(supervisor.targets(REGION, 'transaction')).toHaveLength(2), 30_000, 20);
+    const leavingPid = statusOf(supervisor, 'transaction').instances[1]!.pid!;
+
+    const scaledAt = Date.now();
+    supervisor.setDesiredCount(REGION, 'transaction', 1);
+    expect(supervisor.targets(REGION, 'transaction')).toEqual([url(ports[0]!)]);
+    // A request the endpoints sent before their next poll of the targets is still answered.
+    expect((await fetch(`${url(ports[1]!)}/health`)).status).toBe(200);
+    await waitFor('the instance to stop', async () => expect(isRunning(leavingPid)).toBe(false), 30_000, 20);
+    expect(Date.now() - scaledAt).toBeGreaterThanOrEqual(DELAY_MS);
+
+    supervisor.setDesiredCount(REGION, 'transaction', 2);
+    await waitFor('two again', async () => expect(supervisor.targets(REGION, 'transaction')).toHaveLength(2), 30_000, 20);
+    const pid = statusOf(supervisor, 'transaction').instances[1]!.pid!;
+    supervisor.setDesiredCount(REGION, 'transaction', 1);
+    const stoppingAt = Date.now();
+    await supervisor.stop();
+    expect(isRunning(pid)).toBe(false);
+    expect(Date.now() - stoppingAt).toBeLessThan(DELAY_MS);
+  });
+
   it('stop() leaves no process and no port behind, even with instances still starting', async () => {
     const { supervisor, pids, portsOf } = await supervise([
       { service: 'balance', ports: 3, desired: 2 },

@@ -184,6 +184,12 @@ export interface SupervisorOptions {
   unhealthyThreshold?: number;
   /** Grace between SIGTERM and SIGKILL when an instance is stopped. */
   stopGraceMs?: number;
+  /**
+   * How long an instance scaled in stays up after leaving the targets, so that the endpoints,
+   * which poll the targets, stop sending it requests before it stops accepting them (the
+   * ALB's deregistration delay); 0 unless told. Stopping the supervisor does not wait for it.
+   */
+  deregistrationDelayMs?: number;
   onEvent?(event: SupervisorEvent): void;
 }
 
@@ -308,11 +314,24 @@ export function createSupervisor(options: SupervisorOptions) {
     void tracked.finally(() => live.delete(tracked));
   };
 
+  /** Instances out of the targets whose stop waits for the deregistration delay. */
+  const deregistering = new Map<NodeJS.Timeout, SupervisedProcess>();
   const stopSlot = (entry: Entry, slot: Slot) => {
     slot.state = 'stopping';
     slot.healthySince = undefined;
     // A launch still in progress is stopped as soon as its handle arrives (see start).
-    if (slot.handle) void slot.handle.stop(options.stopGraceMs);
+    const handle = slot.handle;
+    if (!handle) return;
+    const delayMs = options.deregistrationDelayMs ?? 0;
+    if (stopped || delayMs <= 0) {
+      void handle.stop(options.stopGraceMs);
+      return;
+    }
+    const timer = setTimeout(() => {
+      deregistering.delete(timer);
+      void handle.stop(options.stopGraceMs);
+    }, delayMs);
+    deregistering.set(timer, handle);
   };
 
   const check = (entry: Entry, slot: Slot, now: number) => {
@@ -398,6 +417,11 @@ export function createSupervisor(options: SupervisorOptions) {
       stopped = true;
       clearInterval(timer);
       for (const entry of entries.values()) for (const slot of entry.slots.values()) if (isAlive(slot.state)) stopSlot(entry, slot);
+      for (const [timer, handle] of deregistering) {
+        clearTimeout(timer);
+        void handle.stop(options.stopGraceMs);
+      }
+      deregistering.clear();
       while (live.size > 0) await Promise.allSettled([...live]);
     },
   };

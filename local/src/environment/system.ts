@@ -132,6 +132,8 @@ const SERVICE_SCRIPTS = Object.fromEntries(Object.entries(SERVICE_SOURCES).map((
 /** How often the supervisor checks each instance (the ALB's interval); a starting one is checked every tick. */
 const HEALTH_INTERVAL_MS = 1000;
 const SUPERVISOR_TICK_MS = 200;
+/** Several of the endpoints' 250 ms polls of the targets, so that a scaled-in instance gets no new request before it stops. */
+const DEREGISTRATION_DELAY_MS = 1000;
 
 /**
  * Starts the whole local system, both regions as the AWS deployment stands before any
@@ -262,6 +264,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       launch: (region, service, port) => launchers.get(region)!(service as ServiceName, port),
       healthIntervalMs: HEALTH_INTERVAL_MS,
       tickMs: SUPERVISOR_TICK_MS,
+      deregistrationDelayMs: DEREGISTRATION_DELAY_MS,
       ...(options.onSupervisorEvent ? { onEvent: options.onSupervisorEvent } : {}),
     });
     cleanups.push(() => supervisor.stop());
