@@ -212,6 +212,8 @@ export async function autoFailoverDrill(target: DrillTarget, control: AutoDrillC
     }, deadlineMs, 200);
     const started = Date.parse(failover!.startedAt);
     const ended = Date.parse(failover!.endedAt!);
+    // Canaries that time out on an overloaded machine can fail over before any fault: no figure of this drill would mean anything.
+    if (started < faultAt) throw new Error(`failover ${failover!.id} started ${faultAt - started} ms before the fault: the canaries failed on their own (is the machine overloaded?)`);
     log(`failover ${failover!.id} started by the initiator ${((started - faultAt) / 1000).toFixed(1)} s after the fault, took ${ended - started} ms`);
     const firstInOsaka = () => load.report().sagas.filter((saga) => saga.acceptedIn === osaka.name && saga.acceptedAt !== undefined && saga.acceptedAt >= faultAt).map((saga) => saga.acceptedAt!).sort((a, b) => a - b)[0];
     await waitFor('a request accepted in Osaka', async () => {
