@@ -9,10 +9,10 @@
  * network fault is set on it, and straight to its services otherwise, which the fault proxy
  * would pass unchanged anyway; going through both would cost every request two more hops.
  */
-import { createServiceClient, envString, runEntryPoint } from '@corebank/kit';
+import { envString, runEntryPoint } from '@corebank/kit';
 import { buildEndpoint, type EndpointsConfig } from './endpoints.ts';
 import type { AppliedFault } from './faults/fault-controller.ts';
-import { pollLastKnown } from './control-api.ts';
+import { callControlApi, ControlApiError, pollLastKnown } from './control-api.ts';
 import { watchRoutingControls } from './routing-controls.ts';
 import { watchTargets } from './supervisor-api.ts';
 
@@ -20,25 +20,23 @@ const POLL_INTERVAL_MS = 250;
 /** The faults the fault proxy in front of a region's endpoint makes; the others (scale-to-zero, kill) act on the services. */
 const NETWORK_FAULTS = new Set(['packet-loss', 'latency', 'blackhole']);
 
-/** The regions with a network fault set now, polled from the control plane's GET /faults over one kept-alive connection. */
+/** The regions with a network fault set now, polled from the control plane's GET /faults. */
 function watchNetworkFaults(controlPlaneUrl: string, intervalMs: number) {
-  const client = createServiceClient({ baseUrl: controlPlaneUrl, timeoutMs: 2000, connections: 1 });
   const poll = pollLastKnown(
     async () => {
-      const reply = await client.get<{ faults: AppliedFault[] }>('/faults');
-      if (reply.status !== 200) throw new Error(`GET /faults answered ${reply.status}`);
-      return new Set(reply.body.faults.filter(({ spec }) => NETWORK_FAULTS.has(spec.kind)).map(({ spec }) => spec.region));
+      const { faults } = await callControlApi<{ faults: AppliedFault[] }>({
+        url: controlPlaneUrl,
+        method: 'GET',
+        path: '/faults',
+        what: 'the control plane',
+        refused: (status, message) => new ControlApiError(status, message),
+      });
+      return new Set(faults.filter(({ spec }) => NETWORK_FAULTS.has(spec.kind)).map(({ spec }) => spec.region));
     },
     new Set<string>(),
     intervalMs,
   );
-  return {
-    faulted: (region: string) => poll.current().has(region),
-    stop: () => {
-      poll.stop();
-      void client.close();
-    },
-  };
+  return { faulted: (region: string) => poll.current().has(region), stop: poll.stop };
 }
 
 await runEntryPoint('endpoints', async () => {
