@@ -26,8 +26,6 @@ import { cpuByRole, cpuSince } from './process-cpu.ts';
  * deposit, 2 for a withdrawal: 1.75).
  */
 const HTTP_EXCHANGES_PER_SAGA = 6.75;
-/** Besides its transact writes, a withdrawal records its first step with an update: 3 of 4 sagas. */
-const UPDATES_PER_SAGA = 0.75;
 
 if (process.argv[2] === 'echo-server') {
   const app = createService({ name: 'floor-echo', logger: false });
@@ -115,9 +113,9 @@ if (process.argv[2] === 'echo-server') {
       }));
     });
 
-    const sdkPerSaga = (TRANSACT_WRITES_PER_SAGA * (sdkTransact.get('client') ?? 0) + UPDATES_PER_SAGA * (sdkUpdate.get('client') ?? 0)) / 1000;
+    const sdkPerSaga = (TRANSACT_WRITES_PER_SAGA * (sdkTransact.get('client') ?? 0)) / 1000;
     const dynamoDbLocalPerSaga =
-      (TRANSACT_WRITES_PER_SAGA * (sdkTransact.get('dynamodb-local') ?? 0) + UPDATES_PER_SAGA * (sdkUpdate.get('dynamodb-local') ?? 0)) / 1000;
+      (TRANSACT_WRITES_PER_SAGA * (sdkTransact.get('dynamodb-local') ?? 0)) / 1000;
     const httpPerSaga = (HTTP_EXCHANGES_PER_SAGA * httpExchange) / 1000;
 
     console.log('\nCPU per call (both ends, every process involved):');
@@ -126,7 +124,7 @@ if (process.argv[2] === 'echo-server') {
     console.log(`  UpdateItem as a bare POST                     ${micros(bareUpdate.get('client'))} in Node + ${micros(bareUpdate.get('dynamodb-local'))} in DynamoDB Local`);
     console.log(`  2-item TransactWriteItems through the AWS SDK ${micros(sdkTransact.get('client'))} in Node + ${micros(sdkTransact.get('dynamodb-local'))} in DynamoDB Local`);
     console.log(`\nPlumbing floor of one saga: ${HTTP_EXCHANGES_PER_SAGA} HTTP exchanges ${httpPerSaga.toFixed(1)} ms` +
-      ` + ${TRANSACT_WRITES_PER_SAGA} transact writes and ${UPDATES_PER_SAGA} updates: AWS SDK ${sdkPerSaga.toFixed(1)} ms, DynamoDB Local ${dynamoDbLocalPerSaga.toFixed(1)} ms` +
+      ` + ${TRANSACT_WRITES_PER_SAGA} transact writes: AWS SDK ${sdkPerSaga.toFixed(1)} ms, DynamoDB Local ${dynamoDbLocalPerSaga.toFixed(1)} ms` +
       ` = ${(httpPerSaga + sdkPerSaga + dynamoDbLocalPerSaga).toFixed(1)} ms, before PostgreSQL and any saga logic.`);
   } finally {
     dynamo.destroy();

@@ -25,7 +25,10 @@ export async function callControlApi<T>(options: {
   /** How long the call may take (2 s). */
   timeoutMs?: number;
 }): Promise<T> {
-  const client = createServiceClient({ baseUrl: options.url, timeoutMs: options.timeoutMs ?? 2000, connections: 1 });
+  const timeoutMs = options.timeoutMs ?? 2000;
+  // A GET (the endpoints' polls, four a second each) reuses one kept-alive connection per API;
+  // a change gets a connection of its own, as before.
+  const client = options.method === 'GET' ? keptAliveClient(options.url, timeoutMs) : createServiceClient({ baseUrl: options.url, timeoutMs, connections: 1 });
   try {
     const reply = await (options.method === 'GET' ? client.get<T>(options.path) : client[options.method === 'PUT' ? 'put' : 'post']<T>(options.path, options.body));
     if (reply.status !== 200) {
@@ -34,8 +37,22 @@ export async function callControlApi<T>(options: {
     }
     return reply.body;
   } finally {
-    await client.close();
+    if (options.method !== 'GET') await client.close();
   }
+}
+
+/**
+ * One client per API and timeout for GETs, kept for the life of the process: a poll no longer
+ * opens and closes a TCP connection each time. Its idle socket does not keep a process (a
+ * `corebank` command) alive, and closes after the kit client's keep-alive timeout (10 s,
+ * shorter than the APIs' own).
+ */
+const getClients = new Map<string, ReturnType<typeof createServiceClient>>();
+function keptAliveClient(url: string, timeoutMs: number) {
+  const key = `${url} ${timeoutMs}`;
+  let client = getClients.get(key);
+  if (!client) getClients.set(key, (client = createServiceClient({ baseUrl: url, timeoutMs, connections: 1 })));
+  return client;
 }
 
 /**

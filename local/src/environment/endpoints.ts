@@ -32,7 +32,7 @@ export const serviceOfPrefix = (prefix: RoutedPrefix) => prefix.slice(1) as 'bal
  * global endpoint's region from the routing controls (Route 53 + ARC).
  */
 export interface EndpointsConfig {
-  /** The supervisor's control API (GET /targets). */
+  /** The control plane's API: the supervisor's GET /targets, and GET /faults. */
   supervisorUrl: string;
   /** The routing controls service. */
   routingControlsUrl: string;
@@ -40,8 +40,9 @@ export interface EndpointsConfig {
   regionOrder: string[];
   /**
    * Each regional endpoint and the port it listens on. With `publicUrl` (the region's fault
-   * proxy, in front of that port), the global endpoint reaches the region through it, as a
-   * client handed the region's ALB by DNS would cross the region's network.
+   * proxy, in front of that port), the global endpoint reaches the region through it while a
+   * network fault is set on the region, as a client handed the region's ALB by DNS would
+   * cross the region's network; otherwise straight to the region's services.
    */
   regional: Array<{ region: string; port: number; publicUrl?: string }>;
   global: { port: number };
@@ -62,26 +63,27 @@ export const CLIENT_TIMEOUTS = { headersTimeout: 5000, requestTimeout: 10_000, c
  * forwards them, nor the headers the Connection header names. Forwarding the services'
  * `connection: keep-alive` once made Node keep open a socket the client had asked to close.
  */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** A copy of `headers` without hop-by-hop headers, and without `also`. */
+/** A copy of `headers` without hop-by-hop headers, and without `also`. (Twice per request: a plain loop, no intermediate arrays.) */
 export function withoutHopByHop<T extends IncomingHttpHeaders>(headers: T, also: readonly string[] = []): T {
-  const named = String(headers.connection ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean);
-  const dropped = new Set([...HOP_BY_HOP, ...named, ...also]);
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !dropped.has(name.toLowerCase()))) as T;
+  const named = headers.connection === undefined ? undefined : new Set(String(headers.connection).split(',').map((name) => name.trim().toLowerCase()));
+  const copy: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (!HOP_BY_HOP.has(lower) && !named?.has(lower) && !also.includes(lower)) copy[name] = headers[name];
+  }
+  return copy as T;
 }
 
 /**
  * An HTTP endpoint that passes the public API to the services of the region `regionOf()`
  * names. A regional endpoint (the region's ALB) always names its own region; the global
  * endpoint (Route 53 with ARC routing controls) names the region whose routing control is
- * On. Locally the global endpoint forwards to the active region's public address (its fault
- * proxy, then its regional endpoint), as DNS hands the client the region's ALB across the
- * region's network, so a network fault on the region is felt through the global endpoint too;
- * given no public address, it routes to the services directly.
+ * On. Locally the global endpoint routes to the active region's services directly; while a
+ * network fault is set on the region it forwards to the region's public address instead (its
+ * fault proxy, then its regional endpoint), as DNS hands the client the region's ALB across
+ * the region's network, so the fault is felt through the global endpoint too (endpoints-main.ts).
  *
  * It is an edge, not a pipe: any other path is its own 404, another method on a public path
  * its own 405; it strips hop-by-hop headers both ways and never forwards a client's service

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamodbEndpoint, freshTablePrefix } from '@corebank/testing';
-import { freePort, waitFor } from '@corebank/kit';
+import { createService, freePort, waitFor } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { createDynamoClients, type DynamoClients } from './store/dynamo.ts';
 import { ensureTables, putStopFlag } from './store/tables.ts';
@@ -263,6 +263,42 @@ describe('the status board (polls answered from memory)', () => {
     expect(sent).toEqual([]);
     expect((await poll(transactionId, 'someone-else')).statusCode).toBe(404);
     await finishSaga(transactionId);
+  });
+
+  it("reads no table while the worker holds the nudge of a saga it was handed, however stale; reads again once the reply came without the end", async () => {
+    // A stand-in worker that holds every nudge until released, then answers without an end.
+    const worker = createService({ name: 'stand-in-worker', logger: false, metrics: false });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let nudged = 0;
+    worker.post('/sagas/:transactionId/nudge', async (request, reply) => {
+      nudged++;
+      await released;
+      return reply.status(202).send({ transactionId: (request.params as { transactionId: string }).transactionId, result: 'started' });
+    });
+    await worker.listen({ port: 0, host: '127.0.0.1' });
+    const address = worker.server.address() as { port: number };
+    const nudging = buildTransactionApi(withApiDefaults({ region: 'ap-northeast-1', ...tables, dynamo, workerUrl: `http://127.0.0.1:${address.port}`, serviceToken: 't', statusFreshMs: 10, statusHoldMs: 20, logger: false }));
+    try {
+      const account = 'acct-board-nudged';
+      const { transactionId } = (await nudging.inject({ method: 'POST', url: '/transaction/deposit', payload: { quantity: 5 }, headers: { x_account_id: account } })).json();
+      await waitFor('the nudge to reach the worker', async () => expect(nudged).toBe(1), 5_000, 10);
+      sent.length = 0;
+      for (let i = 0; i < 5; i += 1) {
+        const reply = await nudging.inject({ method: 'GET', url: `/transaction/${transactionId}`, headers: { x_account_id: account } });
+        expect(reply.json().status).toBe('status#pending');
+      }
+      expect(sent).toEqual([]);
+      release();
+      await waitFor('a poll to read the table once the reply came without the end', async () => {
+        await nudging.inject({ method: 'GET', url: `/transaction/${transactionId}`, headers: { x_account_id: account } });
+        expect(sent).toContain('GetCommand');
+      }, 5_000, 10);
+    } finally {
+      release();
+      await nudging.close();
+      await worker.close();
+    }
   });
 
   it('holds a poll of a pending saga and answers it once the table shows the end, when no worker said so', async () => {

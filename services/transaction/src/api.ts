@@ -59,7 +59,7 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
   }
   const app = createService({ name: 'transaction', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   const nudgeWorker = createWorkerNudger(options, store, app.log, (saga, ended) =>
-    statusBoard.remember(saga.transactionId, { accountId: saga.accountId, ...ended }),
+    statusBoard.settle(saga.transactionId, ended && { accountId: saga.accountId, ...ended }),
   );
 
   app.addHook('onClose', async () => {
@@ -107,7 +107,11 @@ export function buildTransactionApi(options: TransactionApiOptions): App {
     switch (result.outcome) {
       case 'created':
         statusBoard.remember(result.saga.transactionId, result.saga);
-        if (leaseToken) nudgeWorker.handOver(result.saga, leaseToken);
+        if (leaseToken) {
+          // The worker's reply names the end: until it comes, polls need no read of the table.
+          statusBoard.expectEnd(result.saga.transactionId);
+          nudgeWorker.handOver(result.saga, leaseToken);
+        }
         return { transactionId: result.saga.transactionId };
       case 'replayed':
         return { transactionId: result.transactionId };

