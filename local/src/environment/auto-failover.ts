@@ -219,6 +219,7 @@ export interface AlarmEventOutcome {
 }
 
 const EVENTS_KEPT = 500;
+const FOLLOW_INTERVAL_MS = 1000;
 const RUNS_KEPT = 10;
 /** The monitor is local: an answer takes milliseconds, and a check must not hang on it. */
 const MONITOR_TIMEOUT_MS = 3000;
@@ -348,12 +349,13 @@ export function startAutoFailover(options: AutoFailoverOptions) {
     await Promise.all(old.map((canary) => canary.stop()));
   }
 
-  /** At each period's end: the canaries follow the primary, unless an initiation is deciding about the one they watch. */
+  /**
+   * Every second the canaries follow the primary, unless an initiation is deciding about the
+   * one they watch: their next run after a switch calls the new primary, never the region
+   * just closed (whose 503s would be a closed region's, not a failure of the primary).
+   */
   function scheduleFollow() {
     if (stopped) return;
-    const now = Date.now();
-    const lagMs = Math.min(1000, options.periodMs / 4);
-    const next = Math.floor(now / options.periodMs) * options.periodMs + options.periodMs + lagMs;
     const timer = setTimeout(() => {
       timers.delete(timer);
       void (async () => {
@@ -362,7 +364,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
       })()
         .catch((error: unknown) => options.log(`auto-failover: could not follow the primary: ${(error as Error).message}`))
         .finally(scheduleFollow);
-    }, next - now);
+    }, FOLLOW_INTERVAL_MS);
     timers.add(timer);
   }
 
