@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@corebank/kit';
 import type { ExecutionRecord } from '@corebank/workflow';
 import type { AutoFailoverStatus } from '../environment/auto-failover.ts';
+import { formatStepOutput } from '../cli/executions.ts';
 import { checkMoney, EXPECTED_ERROR_KINDS, longestGap, REGION_LOSS_ERROR_KINDS, startLoad, type LoadReport, type MoneyCheck } from './load.ts';
 
 export interface DrillTarget {
@@ -215,6 +216,7 @@ export async function autoFailoverDrill(target: DrillTarget, control: AutoDrillC
     // Canaries that time out on an overloaded machine can fail over before any fault: no figure of this drill would mean anything.
     if (started < faultAt) throw new Error(`failover ${failover!.id} started ${faultAt - started} ms before the fault: the canaries failed on their own (is the machine overloaded?)`);
     log(`failover ${failover!.id} started by the initiator ${((started - faultAt) / 1000).toFixed(1)} s after the fault, took ${ended - started} ms`);
+    for (const step of failover!.steps) log(`  ${step.name.padEnd(34)} ${step.durationMs === undefined ? '' : `${(step.durationMs / 1000).toFixed(2)} s`}  ${step.error ?? formatStepOutput(step.output)}`);
     const firstInOsaka = () => load.report().sagas.filter((saga) => saga.acceptedIn === osaka.name && saga.acceptedAt !== undefined && saga.acceptedAt >= faultAt).map((saga) => saga.acceptedAt!).sort((a, b) => a - b)[0];
     await waitFor('a request accepted in Osaka', async () => {
       if (firstInOsaka() === undefined) throw new Error('none yet');
