@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@fastify/type-provider-typebox';
 import { badRequest, createServiceClient, createService, type App, type ServiceOptions } from '@corebank/kit';
-import { request } from 'undici';
 import { seedAlarms, type AlarmNotification } from './alarms/evaluate.ts';
 import { alarmStateChangeEvent } from './alarms/events.ts';
 import { AlarmRunner, spanStatsDatapoints } from './alarms/runner.ts';
 import { CANARY_ORIGINS, canaryAlarms, canaryName } from './canaries/alarms.ts';
 import { CanaryRuns } from './canaries/runs.ts';
 import type { MonitorConfig } from './config.ts';
+import { deliver as deliverWithRetries } from './delivery.ts';
 import { decodeTraces, OtlpDecodeError } from './otlp/decode.ts';
 import { SpanStore } from './store.ts';
 
@@ -51,17 +51,16 @@ export function buildMonitorApp(options: MonitorOptions): { app: App; store: Spa
   const app = createService({ name: 'monitor', ...(options.logger !== undefined ? { logger: options.logger } : {}) });
   const periodSeconds = options.alarmPeriodMs / 1000;
   const store = new SpanStore({ windowMs: options.windowMs, maxSpans: options.maxSpans, bucketMs: Math.min(10_000, options.alarmPeriodMs) });
-  /** POSTs `message` as JSON to `url` (SNS's and EventBridge's stand-ins); a refusal or a failure is logged, never thrown. */
+  const closing = new AbortController();
+  /** POSTs `message` to `url` (SNS's and EventBridge's stand-ins), retried as they retry; every failed attempt is logged, nothing is thrown. */
   const deliver = (url: string, message: unknown, what: string) =>
-    request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message), headersTimeout: 5000, bodyTimeout: 5000 })
-      .then(({ statusCode, body }) => {
-        void body.dump();
-        if (statusCode >= 300) app.log.error({ statusCode }, `${what} was refused`);
-      })
-      .catch((error: unknown) => app.log.error({ err: error }, `${what} could not be delivered`));
+    void deliverWithRetries(url, message, {
+      signal: closing.signal,
+      onFailure: (reason, attempt, willRetry) => app.log.error(`${what}: attempt ${attempt} ${reason}${willRetry ? '; retrying' : '; giving up'}`),
+    });
   const notify = (notification: AlarmNotification) => {
     app.log.warn({ notification }, `alarm ${notification.alarm}: ${notification.from} -> ${notification.to}`);
-    if (options.webhookUrl) void deliver(options.webhookUrl, notification, `the notification of ${notification.alarm} to the webhook`);
+    if (options.webhookUrl) deliver(options.webhookUrl, notification, `the notification of ${notification.alarm} to the webhook`);
   };
   const canaryRuns = new CanaryRuns({ windowMs: options.windowMs, maxRunsPerCanary: CANARY_RUNS_KEPT });
   const canaryPeriodMs = options.canaryPeriodMs ?? 60_000;
@@ -73,12 +72,13 @@ export function buildMonitorApp(options: MonitorOptions): { app: App; store: Spa
     datapoints: (definition, now, since) => (definition.metric === 'SuccessPercent' ? canaryRuns.datapoints(definition, now, since) : serviceDatapoints(definition, now, since)),
     notify,
     onChange: (change) => {
-      if (options.alarmEventsUrl && isCanaryAlarm(change.definition.name)) void deliver(options.alarmEventsUrl, alarmStateChangeEvent(change), `the state change event of ${change.definition.name}`);
+      if (options.alarmEventsUrl && isCanaryAlarm(change.definition.name)) deliver(options.alarmEventsUrl, alarmStateChangeEvent(change), `the state change event of ${change.definition.name}`);
     },
   });
   const controlPlane = options.controlPlaneUrl ? createServiceClient({ baseUrl: options.controlPlaneUrl, timeoutMs: 2000, connections: 2 }) : undefined;
   app.addHook('onReady', async () => alarms.start());
   app.addHook('onClose', async () => {
+    closing.abort();
     alarms.stop();
     await controlPlane?.close();
   });
