@@ -22,6 +22,10 @@ export interface Backends {
   tables: { region: string; mainTable: string; paramTable: string };
   balanceUrl: string;
   countUrl: string;
+  /** What a worker on these backends is built from: the tables, DynamoDB, balance and count, the token, no logs. */
+  workerSettings: { region: string; mainTable: string; paramTable: string; dynamo: DynamoClients; balanceUrl: string; countUrl: string; serviceToken: string; logger: false };
+  /** The same for a transaction API whose worker answers at `workerUrl`. */
+  apiSettings(workerUrl: string): { region: string; mainTable: string; paramTable: string; dynamo: DynamoClients; workerUrl: string; serviceToken: string; logger: false };
   balanceOf(account: string): Promise<number>;
   countOf(account: string, period?: string): Promise<number>;
   /** A direct internal call to balance or count, as the worker makes it. */
@@ -52,6 +56,8 @@ export async function startBackends(name: string): Promise<Backends> {
     tables,
     balanceUrl,
     countUrl,
+    workerSettings: { ...tables, dynamo, balanceUrl, countUrl, serviceToken: TEST_SERVICE_TOKEN, logger: false },
+    apiSettings: (workerUrl) => ({ ...tables, dynamo, workerUrl, serviceToken: TEST_SERVICE_TOKEN, logger: false }),
     balanceOf: async (account) => (await balance.get<{ balance: number }>('/balance', { X_ACCOUNT_ID: account })).body.balance,
     countOf: async (account, period = periodOf(new Date())) => (await count.get<{ count: number }>(`/count/${account}/${period}`)).body.count,
     internalPut: async (service, path, account, body) => (await (service === 'balance' ? balance : count).put(path, body, { X_ACCOUNT_ID: account })).status,

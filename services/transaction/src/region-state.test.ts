@@ -15,19 +15,10 @@ let workerUrl: string;
 beforeAll(async () => {
   backends = await startBackends('tx-region-state');
   // Each step pauses, so that a saga is still in flight when the region closes.
-  ({ app: workerApp } = buildWorkerApp(withWorkerDefaults({
-    ...backends.tables,
-    dynamo: backends.dynamo,
-    balanceUrl: backends.balanceUrl,
-    countUrl: backends.countUrl,
-    serviceToken: TEST_SERVICE_TOKEN,
-    logger: false,
-    stopFlagTtlMs: 10_000,
-    stepDelayMs: 1500,
-  })));
+  ({ app: workerApp } = buildWorkerApp(withWorkerDefaults({ ...backends.workerSettings, stopFlagTtlMs: 10_000, stepDelayMs: 1500 })));
   workerUrl = await listenOnFreePort(workerApp);
   // A 10 s cache: the route must read the flag afresh, not wait it out.
-  api = buildTransactionApi(withApiDefaults({ ...backends.tables, dynamo: backends.dynamo, workerUrl, serviceToken: TEST_SERVICE_TOKEN, stopFlagTtlMs: 10_000, logger: false }));
+  api = buildTransactionApi(withApiDefaults({ ...backends.apiSettings(workerUrl), stopFlagTtlMs: 10_000 }));
   await api.ready();
 }, 120_000);
 

@@ -65,7 +65,7 @@ describe('worker-main as a process, stopped mid-saga', () => {
   it('leaves every saga to finish exactly once after a restart', async () => {
     // The first worker sleeps 1 s after each step's call, before recording it.
     const first = await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '1000' });
-    api = buildTransactionApi(withApiDefaults({ ...backends.tables, dynamo: backends.dynamo, workerUrl: first.url, serviceToken: TEST_SERVICE_TOKEN, logger: false }));
+    api = buildTransactionApi(withApiDefaults(backends.apiSettings(first.url)));
 
     const depositAccounts = Array.from({ length: 8 }, (_, i) => `crash-d${i}`);
     const withdrawAccounts = Array.from({ length: 8 }, (_, i) => `crash-w${i}`);
@@ -116,7 +116,7 @@ describe('worker-main as a process, stopped mid-saga', () => {
     // A lease far longer than the test: only a released lease lets the next worker resume in time.
     const first = await spawnWorker(backends, { SAGA_STEP_DELAY_MS: '1500', WORKER_LEASE_MS: '120000' });
     await api?.close();
-    api = buildTransactionApi(withApiDefaults({ ...backends.tables, dynamo: backends.dynamo, workerUrl: first.url, serviceToken: TEST_SERVICE_TOKEN, logger: false }));
+    api = buildTransactionApi(withApiDefaults(backends.apiSettings(first.url)));
     const accounts = Array.from({ length: 6 }, (_, i) => `term-w${i}`);
     for (const account of accounts) {
       expect(await backends.internalPut('balance', '/balance/deposit', account, { quantity: 1000, transactionId: crypto.randomUUID() })).toBe(200);

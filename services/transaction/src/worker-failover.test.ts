@@ -4,7 +4,7 @@ import { waitFor } from '@corebank/kit';
 import { buildTransactionApi } from './api.ts';
 import { buildWorkerApp, type Worker } from './worker.ts';
 import { createSagaStore, type SagaStore } from './store/saga-store.ts';
-import { listenOnFreePort, startBackends, TEST_SERVICE_TOKEN, type Backends } from '@corebank/testing';
+import { listenOnFreePort, startBackends, type Backends } from '@corebank/testing';
 import { withApiDefaults, withWorkerDefaults } from './config.ts';
 
 /** How long the balance service is away: longer than the old fixed retry count lasted (~15 s). */
@@ -22,12 +22,7 @@ beforeAll(async () => {
   // The forward-step budget is shorter than the 120 s default so that a regression fails in
   // a minute, yet much longer than the outage; the backoff cap is 1 s so recovery shows fast.
   const built = buildWorkerApp(withWorkerDefaults({
-    ...backends.tables,
-    dynamo: backends.dynamo,
-    balanceUrl: backends.balanceUrl,
-    countUrl: backends.countUrl,
-    serviceToken: TEST_SERVICE_TOKEN,
-    logger: false,
+    ...backends.workerSettings,
     pollMs: 60_000,
     stepTimeoutMs: 1000,
     stepRetryBudgetMs: 60_000,
@@ -36,7 +31,7 @@ beforeAll(async () => {
   workerApp = built.app;
   worker = built.worker;
   const workerUrl = await listenOnFreePort(workerApp);
-  api = buildTransactionApi(withApiDefaults({ ...backends.tables, dynamo: backends.dynamo, workerUrl, serviceToken: TEST_SERVICE_TOKEN, logger: false }));
+  api = buildTransactionApi(withApiDefaults(backends.apiSettings(workerUrl)));
   await api.ready();
 }, 120_000);
 
