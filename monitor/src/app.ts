@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@fastify/type-provider-typebox';
-import { badRequest, createServiceClient, createService, type App, type ServiceOptions } from '@corebank/kit';
+import { badRequest, createServiceClient, createService, failureReason, type App, type ServiceOptions } from '@corebank/kit';
 import { seedAlarms, type AlarmNotification } from './alarms/evaluate.ts';
 import { alarmStateChangeEvent } from './alarms/events.ts';
 import { AlarmRunner, spanStatsDatapoints } from './alarms/runner.ts';
@@ -121,7 +121,7 @@ export function buildMonitorApp(options: MonitorOptions): { app: App; store: Spa
       if (reply.status !== 200) return { faults: [], error: `the control plane answered ${reply.status}` };
       return { faults: reply.body.faults };
     } catch (error) {
-      return { faults: [], error: `the control plane did not answer: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}` };
+      return { faults: [], error: `the control plane did not answer: ${failureReason(error)}` };
     }
   });
   app.get('/api/alarms', async () => alarms.alarms());

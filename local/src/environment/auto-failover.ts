@@ -18,7 +18,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServiceClient } from '@corebank/kit';
+import { createServiceClient, failureReason } from '@corebank/kit';
 import {
   CANARY_ORIGINS,
   canaryAlarms,
@@ -252,7 +252,6 @@ export function startAutoFailover(options: AutoFailoverOptions) {
   const timers = new Set<NodeJS.Timeout>();
 
   const primary = async () => (await options.primaryRegion().catch(() => undefined)) ?? watching ?? '';
-  const why = (error: unknown) => ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
 
   /** GET one of the monitor's JSON routes; anything but 200 throws. */
   async function fromMonitor<T>(path: string): Promise<T> {
@@ -271,7 +270,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
         const alarms = await canaryAlarmStates();
         return { states: Object.fromEntries(alarmNames.map((name) => [name, alarms.find((alarm) => alarm.name === name)?.state ?? 'INSUFFICIENT_DATA'])) };
       } catch (error) {
-        return { states: Object.fromEntries(alarmNames.map((name) => [name, 'INSUFFICIENT_DATA' as const])), unknown: `the monitor did not answer (${why(error)})` };
+        return { states: Object.fromEntries(alarmNames.map((name) => [name, 'INSUFFICIENT_DATA' as const])), unknown: `the monitor did not answer (${failureReason(error)})` };
       }
     },
     ruleEnabled: () => enabled,
@@ -317,7 +316,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
     } catch (error) {
       if (monitorDownSince !== undefined || stopped) return;
       monitorDownSince = Date.now();
-      options.log(`the monitor at ${options.monitorUrl} does not take the canaries' runs (${why(error)}); their alarms go without data until it does`);
+      options.log(`the monitor at ${options.monitorUrl} does not take the canaries' runs (${failureReason(error)}); their alarms go without data until it does`);
     }
   }
 
@@ -410,7 +409,7 @@ export function startAutoFailover(options: AutoFailoverOptions) {
           notifications: notifications.filter((notification) => isCanaryAlarm(notification.alarm)),
         };
       } catch (error) {
-        return { ...base, alarms: [], notifications: [], monitorError: `the monitor did not answer: ${why(error)}` };
+        return { ...base, alarms: [], notifications: [], monitorError: `the monitor did not answer: ${failureReason(error)}` };
       }
     },
     /** Resolves when the initiator's checks queued so far have run (tests). */

@@ -10,6 +10,12 @@ export class UpstreamUnavailableError extends Error {
   }
 }
 
+/** Why a call failed, for a message: what lay under an UpstreamUnavailableError (refused, reset, timed out), else the error's own message. */
+export function failureReason(error: unknown): string {
+  const cause = error instanceof UpstreamUnavailableError ? error.cause : undefined;
+  return cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
+}
+
 export interface ServiceReply<T = unknown> {
   status: number;
   body: T;
