@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Supervisor } from '../supervisor.ts';
 import type { FaultProxy } from './fault-proxy.ts';
-import { CLIENT_LINK, describeFault, FAULT_SERVICES, faultSite, type ActiveFault, type FaultSpec } from './faults.ts';
+import { describeFault, FAULT_SERVICES, faultSite, type ActiveFault, type FaultSpec } from './faults.ts';
 
 export class FaultNotSupportedError extends Error {
   override name = 'FaultNotSupportedError';
@@ -93,12 +93,19 @@ export function createFaultController(options: {
         case 'packet-loss':
         case 'latency':
         case 'blackhole': {
-          const onDatabase = faultSite(spec) === 'database';
-          const proxy = (onDatabase ? options.databaseProxies : options.proxies)?.get(spec.region);
-          if (!proxy && onDatabase) throw new FaultNotSupportedError(`blackhole --database needs the proxy between ${spec.region}'s services and its database node, which a system on an external DATABASE_URL does not run; blackhole without --database cuts the region's endpoint`);
-          if (!proxy) throw new FaultNotSupportedError(spec.region === CLIENT_LINK ? `${spec.kind} --client needs the load client's link, which this system does not run (it runs without the load client)` : `${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`);
-          // Its clear would end the first one: one at a time per kind and region.
-          const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region && faultSite(fault.spec) === faultSite(spec));
+          const site = faultSite(spec);
+          const proxy = (site === 'database' ? options.databaseProxies : options.proxies)?.get(spec.region);
+          if (!proxy) {
+            throw new FaultNotSupportedError(
+              site === 'database'
+                ? `blackhole --database needs the proxy between ${spec.region}'s services and its database node, which a system on an external DATABASE_URL does not run; blackhole without --database cuts the region's endpoint`
+                : site === 'client-link'
+                  ? `${spec.kind} --client needs the load client's link, which this system does not run`
+                  : `${spec.kind} needs the fault proxy in front of ${spec.region}'s endpoint, which this system does not run`,
+            );
+          }
+          // Its clear would end the first one: one at a time per kind and proxy.
+          const earlier = [...active.values()].find((fault) => fault.spec.kind === spec.kind && fault.spec.region === spec.region && faultSite(fault.spec) === site);
           if (earlier) throw new FaultConflictError(`fault ${earlier.id} already injects ${spec.kind} into ${spec.region}; clear it first`);
           proxy.inject(spec.kind === 'latency' ? { kind: 'latency', ms: spec.ms } : spec.kind === 'packet-loss' ? { kind: 'packet-loss', percent: spec.percent } : { kind: 'blackhole' });
           const fault = { id, spec, since, description, effect: { proxyPort: proxy.port }, undo: () => proxy.clear(spec.kind) };
