@@ -30,7 +30,7 @@ export interface ClientLossResult {
 
 export async function clientPacketLossDrill(target: DrillTarget & { clientLink: string }, options: DrillOptions & { percent: number }): Promise<ClientLossResult> {
   const log = options.log ?? (() => {});
-  const runner = createLoadRunner({ host: target.clientLink, users: options.users, spawnRate: options.users });
+  const runner = createLoadRunner({ host: target.clientLink });
   const load = startLoad({ baseUrl: target.clientLink, users: options.users, prefix: `link${randomUUID().slice(0, 6)}` });
   const phases: ClientLossPhase[] = [];
   try {
