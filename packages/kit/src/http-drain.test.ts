@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { Agent, request } from 'undici';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from './waiting.ts';
@@ -62,5 +64,30 @@ describe('SIGTERM', () => {
     expect(await tooLong).toBeInstanceOf(Error);
     await service.exited;
     expect(Date.now() - signalled).toBeLessThan(5_000);
+  });
+
+  it('does not wait for connections that carry no request: one that sent nothing, one idle between requests', async () => {
+    const service = await startService();
+    const port = Number(new URL(service.url).port);
+    // A client pool's spare connection: open, nothing sent.
+    const silent = connect({ host: '127.0.0.1', port });
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const silentClosed = new Promise((resolve) => silent.once('close', resolve));
+    // A keep-alive connection that served a request, and one that is still being served.
+    const pool = new Agent({ keepAliveTimeout: 60_000 });
+    const served = await request(`${service.url}/slow?ms=0`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, dispatcher: pool });
+    await served.body.text();
+    const inFlight = request(`${service.url}/slow?ms=800`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, dispatcher: pool });
+    await service.started(2);
+    const signalled = Date.now();
+    service.child.kill('SIGTERM');
+    const reply = await inFlight;
+    expect(reply.statusCode).toBe(200);
+    expect(await reply.body.json()).toEqual({ done: true, ms: 800 });
+    // A clean drain (exit 0), well inside the 20 s drain timeout that such connections used to use up.
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(5_000);
+    await silentClosed;
+    await pool.close();
   });
 });

@@ -1,4 +1,5 @@
 import type { Server, ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { envInt, logSettings } from './config.ts';
@@ -132,6 +133,8 @@ export interface RunOptions {
 export const DEFAULT_SHUTDOWN_DRAIN_MS = 20_000;
 /** After the connections were cut, how long close may still take before the process exits. */
 const FORCED_EXIT_AFTER_MS = 2000;
+/** How often a stopping service looks for connections that carry no request. */
+const CONNECTION_SWEEP_MS = 100;
 
 /**
  * Listens, then closes on SIGTERM or SIGINT (as ECS and Ctrl-C send them): it stops
@@ -141,12 +144,27 @@ const FORCED_EXIT_AFTER_MS = 2000;
 export async function runService(app: App, options: RunOptions): Promise<void> {
   const drainTimeoutMs = options.drainTimeoutMs ?? envInt('SHUTDOWN_DRAIN_MS', DEFAULT_SHUTDOWN_DRAIN_MS);
   let stopping = false;
+  // Node's close ends the keep-alive connections idle at that moment, but not those that turn
+  // idle later, nor one opened that has sent nothing yet (a client pool's spare, a connect
+  // racing the stop): Node counts it as a request on its way, and it would hold the stop for
+  // the whole drain timeout. Neither carries a request, so both are closed, until none is left.
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const closeUnusedConnections = () => {
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    app.server.closeIdleConnections();
+  };
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal, drainTimeoutMs }, 'shutting down: draining requests in flight');
+    const sweep = setInterval(closeUnusedConnections, CONNECTION_SWEEP_MS).unref();
     try {
       const closed = app.close().then(() => 'closed' as const);
+      closeUnusedConnections();
       if ((await within(closed, drainTimeoutMs)) !== 'closed') {
         app.log.warn({ drainTimeoutMs }, 'requests still in flight after the drain timeout; closing their connections');
         process.exitCode = 1;
@@ -160,6 +178,8 @@ export async function runService(app: App, options: RunOptions): Promise<void> {
     } catch (error) {
       app.log.error({ err: error }, 'error during shutdown');
       process.exitCode = 1;
+    } finally {
+      clearInterval(sweep);
     }
     // Whatever is still scheduled (a cut request's handler, say) must not keep the process up.
     setTimeout(() => process.exit(), FORCED_EXIT_AFTER_MS).unref();
