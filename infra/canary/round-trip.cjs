@@ -66,16 +66,25 @@ async function roundTrip({ accountHeader, accountId, call, runTimeoutMs, pollInt
   });
   const transactionId = deposit.body && deposit.body.transactionId;
   if (deposit.status < 200 || deposit.status > 299 || !transactionId) throw new Error(`POST /transaction/deposit answered ${deposit.status}`);
+  const stillPending = () => new Error(`the deposit ${transactionId} was still pending after ${runTimeoutMs} ms`);
   for (;;) {
-    // The step name is a metric dimension in Synthetics: no transaction id in it.
-    const status = await call({ step: 'GET /transaction/{id}', method: 'GET', path: `/transaction/${encodeURIComponent(transactionId)}`, headers });
+    let status;
+    try {
+      // The step name is a metric dimension in Synthetics: no transaction id in it.
+      status = await call({ step: 'GET /transaction/{id}', method: 'GET', path: `/transaction/${encodeURIComponent(transactionId)}`, headers });
+    } catch (error) {
+      // A poll cut short by the run's deadline (a late timer leaves it a millisecond or two):
+      // the saga was last seen pending, and that is why the run failed.
+      if (now() >= deadline) throw Object.assign(stillPending(), { cause: error });
+      throw error;
+    }
     if (status.status !== 200) throw new Error(`GET /transaction/${transactionId} answered ${status.status}`);
     const state = status.body && status.body.status;
     if (state !== PENDING) {
       if (state !== SUCCESS) throw new Error(`the deposit ${transactionId} ended ${state}`);
       return transactionId;
     }
-    if (now() + pollIntervalMs >= deadline) throw new Error(`the deposit ${transactionId} was still pending after ${runTimeoutMs} ms`);
+    if (now() + pollIntervalMs >= deadline) throw stillPending();
     await sleep(pollIntervalMs);
   }
 }

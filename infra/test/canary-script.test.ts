@@ -80,6 +80,22 @@ describe('the canary script', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('names the pending saga, not the cut-off poll, when a late timer leaves the last poll no time', async () => {
+    let clock = 0;
+    const deadline = 100;
+    await expect(script.roundTrip({
+      accountHeader: 'X_ACCOUNT_ID', accountId: 'canary-x', runTimeoutMs: deadline, pollIntervalMs: 30, now: () => clock,
+      // Each sleep overshoots, as a timer does on a busy machine.
+      sleep: async (ms: number) => { clock += 2 * ms; },
+      call: async ({ path }: { path: string }) => {
+        if (clock >= deadline) throw new Error('no answer within 1 ms');
+        if (path === '/balance') return { status: 200, body: { balance: 0 } };
+        if (path === '/transaction/deposit') return { status: 200, body: { transactionId: 'tx-9' } };
+        return { status: 200, body: { status: 'status#pending' } };
+      },
+    })).rejects.toThrow('the deposit tx-9 was still pending after 100 ms');
+  });
+
   it('fails when nothing answers', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
