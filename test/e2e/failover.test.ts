@@ -77,14 +77,28 @@ describe('failover and failback under load', () => {
 
   it('refuses a second workflow while one runs, with a clear message', async () => {
     const client = controlPlaneClient(system.controlPlane);
+    // A failover takes well under a second, less than the CLI takes to start: Tokyo's worker,
+    // frozen, holds it in its drain (it cannot confirm the closed region) until it thaws.
+    const worker = system.regions[0]!.pidOf('worker')!;
+    process.kill(worker, 'SIGSTOP');
+    const thaw = () => {
+      try {
+        process.kill(worker, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    };
     try {
       const first = await client.startExecution('failover');
       const second = await target.corebank('failback').then(() => undefined, (error: { stderr: string; code: number }) => error);
       expect(second?.code).toBe(1);
       expect(second?.stderr).toMatch(/is running; wait for it to end/);
+      expect((await client.execution(first.id)).status).toBe('running');
+      thaw();
       await waitFor('the failover to end', async () => expect((await client.execution(first.id)).status).toBe('succeeded'), 60_000, 100);
       await target.corebank('failback');
     } finally {
+      thaw();
       await client.close();
     }
   }, 90_000);
