@@ -5,17 +5,13 @@
  * return to OK; enabled, the same fault starts exactly one failover, which succeeds, and
  * deposits through the global endpoint land in Osaka.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
 import { launchChromium } from '@corebank/testing';
 import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
-import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import type { SystemStatus } from '../../local/src/cli/program.ts';
 
-const run = promisify(execFile);
 const PERIOD_MS = 2000;
 let system: ScratchSystem;
 let client: ReturnType<typeof controlPlaneClient>;
@@ -30,7 +26,7 @@ afterAll(async () => {
   await system?.stop();
 }, 60_000);
 
-const corebank = async (...args: string[]) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout;
+const corebank = (...args: string[]) => system.corebank(...args);
 const alarmStates = async () => (await client.autoFailover()).alarms.map((alarm) => alarm.state);
 const waitAlarms = (state: string, timeoutMs = 20_000) =>
   waitFor(`both canary alarms ${state}`, async () => expect(await alarmStates()).toEqual([state, state]), timeoutMs, 200);

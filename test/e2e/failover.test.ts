@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '@corebank/workflow';
 import { waitFor } from '@corebank/kit';
 import { controlPlaneClient } from '../../local/src/environment/control-plane.ts';
-import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import type { SystemStatus } from '../../local/src/cli/program.ts';
 import { EXPECTED_ERROR_KINDS } from '../../local/src/drill/load.ts';
 import { plannedDrill, regionLossDrill, type DrillTarget } from '../../local/src/drill/drill.ts';
 
-const run = promisify(execFile);
 let system: ScratchSystem;
 let target: DrillTarget;
 const USERS = 6;
@@ -22,7 +18,7 @@ beforeAll(async () => {
   target = {
     globalEndpoint: system.globalEndpoint,
     regions: system.regions.map((region) => ({ name: region.spec.name, endpoint: region.endpoint })),
-    corebank: async (...args) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout,
+    corebank: (...args: string[]) => system.corebank(...args),
   };
 }, 120_000);
 afterAll(() => system?.stop(), 60_000);

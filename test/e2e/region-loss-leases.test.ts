@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
-import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import { apiClient } from './api-client.ts';
 
@@ -16,10 +13,8 @@ import { apiClient } from './api-client.ts';
 const LEASE_MS = 60_000;
 const STEP_DELAY_MS = 1500;
 
-const run = promisify(execFile);
 let system: ScratchSystem;
-const corebank = async (...args: string[]) =>
-  (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout;
+const corebank = (...args: string[]) => system.corebank(...args);
 
 beforeAll(async () => {
   system = await startScratchSystem({

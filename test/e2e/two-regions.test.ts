@@ -1,17 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
 import { OSAKA, TOKYO } from '../../local/src/environment/regions.ts';
-import { REPO_ROOT } from '../../local/src/environment/processes.ts';
 import { startScratchSystem, type ScratchSystem } from '../../local/src/environment/scratch-system.ts';
 import type { SystemStatus } from '../../local/src/cli/program.ts';
 import type { ServiceName } from '../../local/src/environment/system.ts';
 import { apiClient } from './api-client.ts';
-
-const run = promisify(execFile);
 
 let system: ScratchSystem;
 let globalApi: ReturnType<typeof apiClient>;
@@ -19,7 +14,7 @@ let tokyo: ReturnType<typeof apiClient>;
 let osaka: ReturnType<typeof apiClient>;
 const newAccount = () => `two${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 /** The corebank command against this scratch system: it finds the ports in the data folder's endpoints.json. */
-const corebank = async (...args: string[]) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout;
+const corebank = (...args: string[]) => system.corebank(...args);
 const status = async () => JSON.parse(await corebank('status', '--json')) as SystemStatus;
 
 beforeAll(async () => {

@@ -8,17 +8,14 @@
  * `--client-loss 30`: instead, packet loss on the load client's link (the seed's FIS
  * experiment on the bastion), with the load client's statistics before, during and after.
  */
-import { execFile } from 'node:child_process';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { durationMs } from '@corebank/kit';
 import { controlPlaneClient } from '../environment/control-plane.ts';
-import { REPO_ROOT } from '../environment/processes.ts';
 import { startScratchSystem } from '../environment/scratch-system.ts';
 import { clientLossTable, clientPacketLossDrill } from './client-loss.ts';
 import { moneyProblems } from './load.ts';
 import { autoDrillTable, autoFailoverDrill, drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     users: { type: 'string', default: '10' },
@@ -51,7 +48,7 @@ try {
   const target: DrillTarget = {
     globalEndpoint: system.globalEndpoint,
     regions: system.regions.map((region) => ({ name: region.spec.name, endpoint: region.endpoint })),
-    corebank: async (...args) => (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', system.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: system.dynamodbEndpoint } })).stdout,
+    corebank: (...args: string[]) => system.corebank(...args),
   };
   const log = (line: string) => console.log(line);
   if (clientLossPercent !== undefined) {

@@ -1,10 +1,15 @@
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '@corebank/kit';
 import { LOCAL_REGIONS, type RegionSpec } from './regions.ts';
+import { REPO_ROOT } from './processes.ts';
 import { MAX_DESIRED_COUNT } from './supervisor-api.ts';
 import { SERVICE_NAMES, startLocalSystem, type LocalSystem, type LocalSystemOptions } from './system.ts';
+
+const run = promisify(execFile);
 
 /** Distinct free ports: one port number is never handed out twice within a system. */
 async function freePorts(count: number, taken: Set<number>): Promise<number[]> {
@@ -93,10 +98,17 @@ export async function startScratchSystem(
       system = await startLocalSystem(settings);
       Object.assign(scratch, system, { stop: scratch.stop, restart: scratch.restart });
     },
+    corebank: async (...args) =>
+      (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', scratch.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: scratch.dynamodbEndpoint } })).stdout,
   };
   return scratch;
 }
 
 export interface ScratchSystem extends LocalSystem {
   restart(): Promise<void>;
+  /**
+   * Runs the `corebank` command on this system, as a user in another terminal would; resolves
+   * with what it printed, rejects (with its `code` and `stderr`) when it exits non-zero.
+   */
+  corebank(...args: string[]): Promise<string>;
 }
