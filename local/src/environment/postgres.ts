@@ -160,21 +160,31 @@ export function reachableBinDir(account: ServerAccount): string {
   return join(copy, 'bin');
 }
 
+/** Left in `dataDir` when its data is kept elsewhere: says where, and that the data is this folder's. */
+export const RELOCATION_NOTE = 'DATA-IS-ELSEWHERE';
+
 /**
  * The folder the server keeps `dataDir`'s data in: `dataDir` itself when the server's user can
- * reach it, or else `relocatedDataDirOf(dataDir)`.
+ * reach it, or else `relocatedDataDirOf(dataDir)`, with a note in `dataDir` that says so.
+ * Relocated data without that note was left by an earlier folder at the same path, removed
+ * by hand since (not by `corebank reset`): it is removed too, or a fresh data folder would
+ * resume old balances next to a fresh DynamoDB.
  */
 export function serverDataDirOf(dataDir: string, account: ServerAccount): string {
   const parent = dirname(resolve(dataDir));
   mkdirSync(parent, { recursive: true });
   if (canReach(account, parent)) return dataDir;
   const relocated = relocatedDataDirOf(dataDir);
+  const note = join(dataDir, RELOCATION_NOTE);
   if (existsSync(relocated)) {
     const stat = lstatSync(relocated);
     if (!stat.isDirectory() || ![0, account?.uid].includes(stat.uid)) {
       throw new PostgresStartError(`${relocated} is not a folder of root or postgres; remove it and start again`);
     }
+    if (!existsSync(note)) rmSync(relocated, { recursive: true, force: true });
   }
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(note, `The postgres user cannot reach this folder, so PostgreSQL keeps its data in ${relocated}.\n`);
   return relocated;
 }
 
