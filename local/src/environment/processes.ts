@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@corebank/kit';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export interface ServiceProcess {
   name: string;
   pid: number | undefined;
+  /** Where its standard output and error go. */
+  logFile: string;
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   exited: Promise<number | string>;
   /** SIGTERM, then SIGKILL if it has not ended within `graceMs`. */
@@ -43,8 +46,41 @@ export function startServiceProcess(options: { name: string; script: string; env
   return {
     name: options.name,
     pid: child.pid,
+    logFile: options.logFile,
     exited,
     stop: (graceMs = 5000) => signalAndWait('SIGTERM', graceMs),
     kill: () => signalAndWait('SIGKILL', 5000),
   };
+}
+
+class ExitedAtStartError extends Error {
+  override name = 'ExitedAtStartError';
+}
+
+/**
+ * Polls `check` until `service` answers as started. If the process exits first (its port in
+ * use, a bad setting), fails at once with the line of its log that says why, not at the deadline.
+ */
+export async function waitForServiceProcess(service: ServiceProcess, what: string, check: () => Promise<unknown>, signal?: AbortSignal, timeoutMs = 30_000): Promise<void> {
+  let exit: number | string | undefined;
+  void service.exited.then((code) => (exit = code));
+  await waitFor(what, async () => {
+    if (exit !== undefined) throw new ExitedAtStartError(`${what} exited at start (${exit}): ${lastErrorLine(service.logFile)} (see ${service.logFile})`);
+    await check();
+  }, timeoutMs, 100, signal, (error) => error instanceof ExitedAtStartError);
+}
+
+/**
+ * The log's line that says why: the last that starts with an error's name (Node's report of an
+ * uncaught error follows it with a stack, the error's fields and its version), else the last
+ * that mentions an error, else the last.
+ */
+function lastErrorLine(logFile: string): string {
+  let lines: string[];
+  try {
+    lines = readFileSync(logFile, 'utf8').slice(-16_384).split('\n').map((line) => line.trim()).filter(Boolean);
+  } catch {
+    return 'no log';
+  }
+  return lines.filter((line) => /^([A-Z]\w*)?Error\b/.test(line)).at(-1) ?? lines.filter((line) => /error/i.test(line)).at(-1) ?? lines.at(-1) ?? 'nothing logged';
 }

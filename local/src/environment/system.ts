@@ -7,7 +7,7 @@ import { migrateCount } from '@corebank/count';
 import { ConfigError, within, ensureDatabase, envOptional, externalDatabaseUrl, freePort, waitFor } from '@corebank/kit';
 import { startDynamoDbLocal, type DynamoDbLocalHandle } from './dynamodb-local.ts';
 import type { EndpointsConfig } from './endpoints.ts';
-import { startServiceProcess } from './processes.ts';
+import { startServiceProcess, waitForServiceProcess } from './processes.ts';
 import { buildControlPlaneApp, type DatabaseControl } from './control-plane.ts';
 import { failoverSteps, regionPower } from './failover-steps.ts';
 import { createWorkflowRunner, type WorkflowRunner } from './workflow-runner.ts';
@@ -209,37 +209,33 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     cleanups.push(() => endpoints.stop());
     const loadUiPort = options.loadUiPort === undefined ? LOAD_UI_PORT : options.loadUiPort;
     const loadUi = loadUiPort === null ? undefined : `http://localhost:${loadUiPort}`;
-    if (loadUiPort !== null) {
-      const load = startServiceProcess({
-        name: 'load',
-        script: SERVICE_SCRIPTS.load,
-        env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: clientLink },
-        logFile: join(logDir, 'load.log'),
-      });
-      cleanups.push(() => load.stop());
-    }
+    const load = loadUiPort === null ? undefined : startServiceProcess({
+      name: 'load',
+      script: SERVICE_SCRIPTS.load,
+      env: { PORT: String(loadUiPort), WEB_HOST: '127.0.0.1', LOAD_HOST: clientLink },
+      logFile: join(logDir, 'load.log'),
+    });
+    if (load) cleanups.push(() => load.stop());
     const monitorPort = options.monitorPort === undefined ? MONITOR_PORT : options.monitorPort;
     const monitor = monitorPort === null ? undefined : url(monitorPort);
-    if (monitorPort !== null) {
-      const monitorProcess = startServiceProcess({
-        name: 'monitor',
-        script: SERVICE_SCRIPTS.monitor,
-        env: {
-          PORT: String(monitorPort),
-          HOST: '127.0.0.1',
-          ...(options.alarmPeriod ? { ALARM_PERIOD: options.alarmPeriod } : {}),
-          ...(options.alarmEvaluationPeriods ? { ALARM_EVALUATION_PERIODS: String(options.alarmEvaluationPeriods) } : {}),
-          // The canaries run in the control plane at this period; their alarms are evaluated here at the same.
-          CANARY_PERIOD: `${canaryPeriodMs}ms`,
-          // The EventBridge stand-in: each canary alarm's state change goes to the control plane's rule.
-          ALARM_EVENTS_URL: `${controlPlaneUrl}/events/alarm-state-change`,
-          // The dashboard's active faults.
-          CONTROL_PLANE_URL: controlPlaneUrl,
-        },
-        logFile: join(logDir, 'monitor.log'),
-      });
-      cleanups.push(() => monitorProcess.stop());
-    }
+    const monitorProcess = monitorPort === null ? undefined : startServiceProcess({
+      name: 'monitor',
+      script: SERVICE_SCRIPTS.monitor,
+      env: {
+        PORT: String(monitorPort),
+        HOST: '127.0.0.1',
+        ...(options.alarmPeriod ? { ALARM_PERIOD: options.alarmPeriod } : {}),
+        ...(options.alarmEvaluationPeriods ? { ALARM_EVALUATION_PERIODS: String(options.alarmEvaluationPeriods) } : {}),
+        // The canaries run in the control plane at this period; their alarms are evaluated here at the same.
+        CANARY_PERIOD: `${canaryPeriodMs}ms`,
+        // The EventBridge stand-in: each canary alarm's state change goes to the control plane's rule.
+        ALARM_EVENTS_URL: `${controlPlaneUrl}/events/alarm-state-change`,
+        // The dashboard's active faults.
+        CONTROL_PLANE_URL: controlPlaneUrl,
+      },
+      logFile: join(logDir, 'monitor.log'),
+    });
+    if (monitorProcess) cleanups.push(() => monitorProcess.stop());
 
     // Both settle before a failure is thrown, so that the other's server is in `cleanups` when it is stopped.
     const [databases, dynamodbEndpoint] = await allSettledOrThrow([
@@ -307,9 +303,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       if (notReady.length > 0) throw new Error(`not healthy yet: ${notReady.map((status) => `${status.region} ${status.service}`).join(', ')}`);
     }, 60_000, 100, options.signal, (error) => (error as Error).message.includes('keeps exiting'));
     const endpointPorts = [globalPort, ...regions.map((region) => region.endpointPort)];
-    await waitFor('the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), 30_000, 100, options.signal);
-    if (loadUi) await waitFor('the load client UI', () => fetchOk(`${loadUi}/`), 30_000, 100, options.signal);
-    if (monitor) await waitFor('the monitor', () => fetchOk(`${monitor}/health`), 30_000, 100, options.signal);
+    await waitForServiceProcess(routingControls, 'the routing controls', () => getRoutingControls(routingControlsUrl), options.signal);
+    await waitForServiceProcess(endpoints, 'the endpoints', () => Promise.all(endpointPorts.map((port) => fetchOk(`${url(port)}/health`))), options.signal);
+    if (load) await waitForServiceProcess(load, 'the load client UI', () => fetchOk(`${loadUi}/`), options.signal);
+    if (monitorProcess) await waitForServiceProcess(monitorProcess, 'the monitor', () => fetchOk(`${monitor}/health`), options.signal);
     // Once every region answers, so that the canaries' first runs say something about it.
     await autoFailover?.start();
 
