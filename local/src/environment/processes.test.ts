@@ -9,12 +9,12 @@ import { startServiceProcess, waitForServiceProcess, type ServiceProcess } from 
 const FIXTURE = 'local/test/fixtures/health-server.mjs';
 const logDir = mkdtempSync(join(tmpdir(), 'corebank-processes-'));
 const started: ServiceProcess[] = [];
-let squatter: Server | undefined;
+const squatters: Server[] = [];
 
 afterAll(async () => {
   await Promise.all(started.map((service) => service.stop()));
-  squatter?.closeAllConnections();
-  await new Promise((resolve) => (squatter ? squatter.close(resolve) : resolve(undefined)));
+  for (const squatter of squatters) squatter.closeAllConnections();
+  await Promise.all(squatters.map((squatter) => new Promise((resolve) => squatter.close(resolve))));
   rmSync(logDir, { recursive: true, force: true });
 });
 
@@ -22,6 +22,15 @@ function startFixture(port: number): ServiceProcess {
   const service = startServiceProcess({ name: 'fixture', script: FIXTURE, env: { PORT: String(port) }, logFile: join(logDir, `fixture-${port}.log`) });
   started.push(service);
   return service;
+}
+
+/** Another program on a free port, answering every request with `status`; resolves with the port. */
+async function squat(status: number): Promise<number> {
+  const port = await freePort();
+  const squatter = createServer((_, response) => response.writeHead(status).end());
+  squatters.push(squatter);
+  await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+  return port;
 }
 
 const healthy = (port: number) => async () => {
@@ -36,13 +45,16 @@ describe('waitForServiceProcess', () => {
   });
 
   it('fails as soon as the process exits, with the line of its log that says why', async () => {
-    const port = await freePort();
-    // Another program on the port, which answers but is not the fixture.
-    squatter = createServer((_, response) => response.writeHead(503).end());
-    await new Promise<void>((resolve) => squatter!.listen(port, '127.0.0.1', resolve));
-    const service = startFixture(port);
+    const port = await squat(503);
     // A deadline far beyond the test's own timeout: only the exit can end the wait in time.
-    const waiting = waitForServiceProcess(service, 'the fixture', healthy(port), undefined, 600_000);
+    const waiting = waitForServiceProcess(startFixture(port), 'the fixture', healthy(port), undefined, 600_000);
     await expect(waiting).rejects.toThrow(new RegExp(`^the fixture exited at start \\(1\\): Error: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${port} \\(see .*fixture-${port}\\.log\\)$`));
+  });
+
+  it('fails for a process that has exited even when the program on its port answers the check', async () => {
+    const port = await squat(200);
+    const service = startFixture(port);
+    await service.exited;
+    await expect(waitForServiceProcess(service, 'the fixture', healthy(port))).rejects.toThrow(/^the fixture exited at start \(1\): Error: listen EADDRINUSE/);
   });
 });

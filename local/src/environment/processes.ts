@@ -12,6 +12,8 @@ export interface ServiceProcess {
   logFile: string;
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   exited: Promise<number | string>;
+  /** The exit code (or the signal's name) once the process has ended, else undefined. */
+  exitStatus(): number | string | undefined;
   /** SIGTERM, then SIGKILL if it has not ended within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   /** Ends the process at once, as a crash or an OOM kill would. */
@@ -30,12 +32,16 @@ export function startServiceProcess(options: { name: string; script: string; env
     stdio: ['ignore', log, log],
   });
   closeSync(log);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  let ended = false;
-  void exited.then(() => (ended = true));
+  let status: number | string | undefined;
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      status = code ?? signal ?? 'unknown';
+      resolve(status);
+    }),
+  );
 
   const signalAndWait = async (signal: NodeJS.Signals, graceMs: number) => {
-    if (ended) return;
+    if (status !== undefined) return;
     child.kill(signal);
     const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), graceMs).unref());
     if ((await Promise.race([exited, timer])) === 'late') {
@@ -48,6 +54,7 @@ export function startServiceProcess(options: { name: string; script: string; env
     pid: child.pid,
     logFile: options.logFile,
     exited,
+    exitStatus: () => status,
     stop: (graceMs = 5000) => signalAndWait('SIGTERM', graceMs),
     kill: () => signalAndWait('SIGKILL', 5000),
   };
@@ -62,11 +69,15 @@ class ExitedAtStartError extends Error {
  * use, a bad setting), fails at once with the line of its log that says why, not at the deadline.
  */
 export async function waitForServiceProcess(service: ServiceProcess, what: string, check: () => Promise<unknown>, signal?: AbortSignal, timeoutMs = 30_000): Promise<void> {
-  let exit: number | string | undefined;
-  void service.exited.then((code) => (exit = code));
+  const throwIfExited = () => {
+    const status = service.exitStatus();
+    if (status !== undefined) throw new ExitedAtStartError(`${what} exited at start (${status}): ${lastErrorLine(service.logFile)} (see ${service.logFile})`);
+  };
   await waitFor(what, async () => {
-    if (exit !== undefined) throw new ExitedAtStartError(`${what} exited at start (${exit}): ${lastErrorLine(service.logFile)} (see ${service.logFile})`);
+    throwIfExited();
     await check();
+    // Another program on the port can answer the check for it.
+    throwIfExited();
   }, timeoutMs, 100, signal, (error) => error instanceof ExitedAtStartError);
 }
 
