@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../environment/processes.ts';
 import { addressesFileOf, readSystemAddresses, type SystemAddresses } from '../environment/addresses.ts';
 import { controlPlaneClient, getDatabaseStatus } from '../environment/control-plane.ts';
 import { formatStepOutput, followExecution } from './executions.ts';
+import { onStopRequest } from './stop-requests.ts';
 import { activeRegionOf, getRoutingControls, setRoutingControl } from '../environment/routing-controls.ts';
 import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environment/supervisor-api.ts';
 import type { ServiceStatus } from '../environment/supervisor.ts';
@@ -55,12 +56,10 @@ export function buildProgram(): Command {
       let stopping = false;
       // Ctrl-C while starting aborts the start, which stops whatever has started so far.
       const starting = new AbortController();
-      const abortStart = () => {
-        console.log('\ninterrupted: stopping what has started ...');
+      const stopListeningWhileStarting = onStopRequest((why) => {
+        console.log(`\ninterrupted (${why}): stopping what has started ...`);
         starting.abort(new Error('interrupted'));
-      };
-      process.once('SIGINT', abortStart);
-      process.once('SIGTERM', abortStart);
+      });
       const system = await startLocalSystem({
         dataDir: dataDir(),
         ...(options.loadUi ? {} : { loadUiPort: null }),
@@ -85,8 +84,7 @@ export function buildProgram(): Command {
         }
         return fail(error instanceof JavaMissingError || error instanceof PostgresStartError ? error.message : `start failed: ${(error as Error).message}`);
       });
-      process.off('SIGINT', abortStart);
-      process.off('SIGTERM', abortStart);
+      stopListeningWhileStarting();
       writeFileSync(pidFile(), String(process.pid));
 
       console.log(`\ncorebank is running (${((Date.now() - started) / 1000).toFixed(1)} s). Data: ${dataDir()}\n`);
@@ -106,17 +104,14 @@ export function buildProgram(): Command {
       console.log('Try:  curl -X POST localhost:8080/transaction/deposit -H "X_ACCOUNT_ID: 1231221" -H "Content-Type: application/json" -d \'{"quantity": 1000}\'');
       console.log('      npx corebank status');
       console.log('Press Ctrl-C to stop.\n');
-      const shutdown = async () => {
-        if (stopping) return;
+      onStopRequest(async (why) => {
         stopping = true;
-        console.log('\nstopping corebank ...');
+        console.log(`\nstopping corebank (${why}) ...`);
         await system.stop();
         rmSync(pidFile(), { force: true });
         console.log('stopped.');
         process.exit(0);
-      };
-      process.on('SIGINT', () => void shutdown());
-      process.on('SIGTERM', () => void shutdown());
+      });
     });
 
   program

@@ -1,0 +1,28 @@
+/** What ends `corebank start`: the signals that stop a program in a terminal, and the loss of its parent. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Calls `onStop` once, when the running start must end: Ctrl-C (SIGINT), SIGTERM, the terminal
+ * closing (SIGHUP), or the process that started this one ending. The last is how a SIGTERM
+ * to `npm start` shows here: npm passes it to the `sh -c` that runs the script, which ends
+ * without passing it on. Later requests are ignored (a second Ctrl-C does not cut the stop
+ * short). Returns a function that stops listening.
+ */
+export function onStopRequest(onStop: (why: string) => void, parentCheckMs = 500): () => void {
+  const parent = process.ppid;
+  let requested = false;
+  const request = (why: string) => {
+    if (requested) return;
+    requested = true;
+    onStop(why);
+  };
+  const handlers = STOP_SIGNALS.map((signal) => [signal, () => request(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const parentWatch = setInterval(() => {
+    if (process.ppid !== parent) request('the process that started it ended');
+  }, parentCheckMs).unref();
+  return () => {
+    clearInterval(parentWatch);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
