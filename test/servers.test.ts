@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { descendantsOf } from '../local/src/bench/process-cpu.ts';
+import { isProcessAlive } from '../local/src/environment/processes.ts';
 import { freePort } from '@corebank/kit';
 import { startTestServers } from './servers.ts';
 
@@ -12,15 +13,6 @@ async function busyPort(): Promise<{ port: number; server: Server }> {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { port, server };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe.runIf(existsSync('/proc/self/stat'))('the test run\'s set-up', () => {
   let blocker: Server | undefined;
@@ -43,7 +35,7 @@ describe.runIf(existsSync('/proc/self/stat'))('the test run\'s set-up', () => {
       clearInterval(watch);
     }
     expect([...seen.values()]).toContain(survivorRole);
-    const remaining = [...seen.keys()].filter(alive);
+    const remaining = [...seen.keys()].filter(isProcessAlive);
     expect(remaining).toEqual([]);
     expect(descendantsOf(process.pid)!.filter(({ role }) => role !== 'other')).toEqual([]);
   });

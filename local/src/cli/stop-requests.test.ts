@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
-import { REPO_ROOT } from '../environment/processes.ts';
+import { isProcessAlive, REPO_ROOT } from '../environment/processes.ts';
 
 const FIXTURE = 'local/test/fixtures/stop-requests.ts';
 const shells: ChildProcess[] = [];
@@ -17,15 +17,6 @@ afterEach(() => {
   }
   for (const shell of shells.splice(0)) shell.kill('SIGKILL');
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The fixture under `sh -c`, as npm runs a script (`; true` keeps any shell from exec-ing it); resolves once it is ready. */
 async function startUnderShell() {
@@ -48,7 +39,7 @@ describe('onStopRequest', () => {
     const { shell, pid, output } = await startUnderShell();
     shell.kill('SIGTERM');
     await waitFor('the fixture to stop', async () => {
-      if (alive(pid)) throw new Error('still running');
+      if (isProcessAlive(pid)) throw new Error('still running');
     }, 10_000, 50);
     expect(output()).toContain('stop: the process that started it ended');
   });
@@ -57,7 +48,7 @@ describe('onStopRequest', () => {
     const { pid, output } = await startUnderShell();
     process.kill(pid, signal);
     await waitFor('the fixture to stop', async () => {
-      if (alive(pid)) throw new Error('still running');
+      if (isProcessAlive(pid)) throw new Error('still running');
     }, 10_000, 50);
     expect(output()).toContain(`stop: ${signal}`);
   });

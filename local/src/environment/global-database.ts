@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { embeddedPostgresUrl, reachableBinDir, serverAccount, serverDataDirOf, startEmbeddedPostgres } from './postgres.ts';
+import { isProcessAlive } from './processes.ts';
 
 /**
  * A local stand-in for Aurora PostgreSQL Global Database: two embedded PostgreSQL servers, a
@@ -569,7 +570,7 @@ class Server {
     }
     await this.exited;
     await pollUntil(`${this.spec.name}'s processes gone`, async () => {
-      const alive = children.filter(isAlive);
+      const alive = children.filter(isProcessAlive);
       if (alive.length > 0) throw new Error(`still alive: ${alive.join(', ')}`);
     }, 10_000);
   }
@@ -751,21 +752,4 @@ function childProcesses(pid: number): number[] {
     }
   }
   return found;
-}
-
-function isAlive(pid: number): boolean {
-  if (!existsSync('/proc')) {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }

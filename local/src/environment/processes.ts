@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@corebank/kit';
 
@@ -94,4 +94,22 @@ function lastErrorLine(logFile: string): string {
     return 'no log';
   }
   return lines.filter((line) => /^([A-Z]\w*)?Error\b/.test(line)).at(-1) ?? lines.filter((line) => /error/i.test(line)).at(-1) ?? lines.at(-1) ?? 'nothing logged';
+}
+
+/** Whether `pid` runs: not ended, and not a zombie waiting for its parent to collect it. */
+export function isProcessAlive(pid: number): boolean {
+  if (!existsSync('/proc')) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { App } from '@corebank/kit';
 import { freePort, waitFor } from '@corebank/kit';
-import { startServiceProcess } from './processes.ts';
+import { isProcessAlive, startServiceProcess } from './processes.ts';
 import { createSupervisor, type Supervisor, type SupervisorEvent, type SupervisorOptions } from './supervisor.ts';
 import { buildSupervisorApp, getServiceStatus, getTargets, scaleService, SupervisorApiError, watchTargets } from './supervisor-api.ts';
 
@@ -29,14 +29,6 @@ afterEach(async () => {
 });
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const portIsFree = (port: number) =>
   new Promise<boolean>((resolve) => {
     const server = createServer();
@@ -89,7 +81,7 @@ describe('the supervisor with real processes', () => {
     const [port] = portsOf('balance');
     await waitFor('the first instance in rotation', async () => expect(supervisor.targets(REGION, 'balance')).toEqual([url(port!)]), 30_000, 20);
     const firstPid = statusOf(supervisor, 'balance').instances[0]!.pid!;
-    expect(isRunning(firstPid)).toBe(true);
+    expect(isProcessAlive(firstPid)).toBe(true);
 
     process.kill(firstPid, 'SIGKILL');
     await waitFor('the restarted instance in rotation', async () => {
@@ -97,7 +89,7 @@ describe('the supervisor with real processes', () => {
       expect(instance).toMatchObject({ state: 'healthy', restarts: 1 });
       expect(instance.pid).not.toBe(firstPid);
     }, 30_000, 20);
-    expect(isRunning(firstPid)).toBe(false);
+    expect(isProcessAlive(firstPid)).toBe(false);
     expect(supervisor.targets(REGION, 'balance')).toEqual([url(port!)]);
 
     const after = (type: SupervisorEvent['type'], from: number) => events.findIndex((event, i) => i > from && event.type === type);
@@ -162,7 +154,7 @@ describe('the supervisor with real processes', () => {
     supervisor.setDesiredCount(REGION, 'transaction', 0);
     expect(supervisor.targets(REGION, 'transaction')).toEqual([]);
     await waitFor('no instance', async () => expect(statusOf(supervisor, 'transaction')).toEqual({ region: REGION, service: 'transaction', desired: 0, running: 0, healthy: 0, instances: [] }), 30_000, 20);
-    expect([...pids].filter(isRunning)).toEqual([]);
+    expect([...pids].filter(isProcessAlive)).toEqual([]);
     expect(await Promise.all(ports.map(portIsFree))).toEqual([true, true, true]);
 
     supervisor.setDesiredCount(REGION, 'transaction', 1);
@@ -181,7 +173,7 @@ describe('the supervisor with real processes', () => {
     expect(supervisor.targets(REGION, 'transaction')).toEqual([url(ports[0]!)]);
     // A request the endpoints sent before their next poll of the targets is still answered.
     expect((await fetch(`${url(ports[1]!)}/health`)).status).toBe(200);
-    await waitFor('the instance to stop', async () => expect(isRunning(leavingPid)).toBe(false), 30_000, 20);
+    await waitFor('the instance to stop', async () => expect(isProcessAlive(leavingPid)).toBe(false), 30_000, 20);
     expect(Date.now() - scaledAt).toBeGreaterThanOrEqual(DELAY_MS);
 
     supervisor.setDesiredCount(REGION, 'transaction', 2);
@@ -190,7 +182,7 @@ describe('the supervisor with real processes', () => {
     supervisor.setDesiredCount(REGION, 'transaction', 1);
     const stoppingAt = Date.now();
     await supervisor.stop();
-    expect(isRunning(pid)).toBe(false);
+    expect(isProcessAlive(pid)).toBe(false);
     expect(Date.now() - stoppingAt).toBeLessThan(DELAY_MS);
   });
 
@@ -207,7 +199,7 @@ describe('the supervisor with real processes', () => {
     expect(pids.size).toBe(4);
 
     await supervisor.stop();
-    expect([...pids].filter(isRunning)).toEqual([]);
+    expect([...pids].filter(isProcessAlive)).toEqual([]);
     expect(await Promise.all([...portsOf('balance'), ...portsOf('worker')].map(portIsFree))).toEqual([true, true, true, true]);
     expect(supervisor.snapshot().every((status) => status.instances.length === 0)).toBe(true);
   });
