@@ -29,7 +29,7 @@ export const ENTRY_POINTS = /** @type {const} */ ({
   'services/transaction': ['src/api-main.ts', 'src/worker-main.ts'],
   client: ['src/main.ts'],
   monitor: ['src/main.ts'],
-  local: ['src/cli/main.ts', 'src/environment/endpoints-main.ts', 'src/environment/routing-controls-main.ts', 'src/bench/sagas.ts'],
+  local: ['src/cli/main.ts', 'src/environment/endpoints-main.ts', 'src/environment/routing-controls-main.ts', 'src/bench/sagas.ts', 'src/drill/main.ts'],
 });
 
 /** @typedef {keyof typeof ENTRY_POINTS} Workspace */

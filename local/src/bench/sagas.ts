@@ -31,7 +31,7 @@ import { createDynamoClients } from '@corebank/transaction';
 import { callsFor, createKeyedTable, TRANSACT_WRITES_PER_SAGA } from './support.ts';
 import { cpuByRole, cpuSince, rssByRole } from './process-cpu.ts';
 import { TOKYO } from '../environment/regions.ts';
-import { startScratchSystem } from '../environment/scratch-system.ts';
+import { withScratchSystem } from '../environment/scratch-system.ts';
 
 const WARM_UP_MS = 5000;
 /** The seed's Locust file waits this long between polls. */
@@ -68,28 +68,7 @@ async function withSystem<T>(work: (host: string, dynamodb: string) => Promise<T
     return work(values.host, values.dynamodb);
   }
   console.log('starting a fresh local system ...');
-  // Interrupted at any moment, the bench stops every process it started and removes its data.
-  const starting = new AbortController();
-  let system: Awaited<ReturnType<typeof startScratchSystem>> | undefined;
-  const interrupted = () => {
-    console.log('\ninterrupted: stopping the local system ...');
-    // Still starting: the start stops what it has started, then rejects (below).
-    if (!system) return starting.abort(new Error('interrupted'));
-    void system.stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  try {
-    system = await startScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-', signal: starting.signal, monitor }).catch((error: unknown) => {
-      if (starting.signal.aborted) process.exit(130);
-      throw error;
-    });
-    return await work(system.globalEndpoint, system.dynamodbEndpoint);
-  } finally {
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
-    await system?.stop();
-  }
+  return withScratchSystem({ serviceEnv: { LOG_LEVEL: 'warn' }, tmpPrefix: 'corebank-bench-', monitor }, (system) => work(system.globalEndpoint, system.dynamodbEndpoint));
 }
 
 type Measurement = Awaited<ReturnType<typeof measureSagas>>;

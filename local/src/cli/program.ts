@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../environment/processes.ts';
 import { addressesFileOf, readSystemAddresses, type SystemAddresses } from '../environment/addresses.ts';
 import { controlPlaneClient, getDatabaseStatus } from '../environment/control-plane.ts';
 import { formatStepOutput, followExecution } from './executions.ts';
-import { onStopRequest } from './stop-requests.ts';
+import { onStopRequest } from '../environment/stop-requests.ts';
 import { activeRegionOf, getRoutingControls, setRoutingControl } from '../environment/routing-controls.ts';
 import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environment/supervisor-api.ts';
 import type { ServiceStatus } from '../environment/supervisor.ts';

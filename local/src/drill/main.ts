@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { durationMs } from '@corebank/kit';
 import { controlPlaneClient } from '../environment/control-plane.ts';
-import { startScratchSystem } from '../environment/scratch-system.ts';
+import { withScratchSystem } from '../environment/scratch-system.ts';
 import { clientLossTable, clientPacketLossDrill } from './client-loss.ts';
 import { moneyProblems } from './load.ts';
 import { autoDrillTable, autoFailoverDrill, drillTable, plannedDrill, regionLossDrill, type DrillTarget } from './drill.ts';
@@ -42,54 +42,54 @@ const clientLossPercent = values['client-loss'] === undefined ? undefined : Numb
 if (clientLossPercent !== undefined && !(Number.isInteger(clientLossPercent) && clientLossPercent >= 1 && clientLossPercent <= 99)) throw new Error(`--client-loss must be a whole percent from 1 to 99, not ${values['client-loss']}`);
 
 console.log(`starting a scratch system (both regions) for the drill: ${users} users, ${dwellMs / 1000} s of load around each switch${values.auto ? `, canaries every ${canaryPeriodMs / 1000} s` : ''}`);
-const system = await startScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200' }, tmpPrefix: 'corebank-drill-', ...(values.auto ? { canaryPeriodMs } : {}) });
-let failed = false;
-try {
-  const target: DrillTarget = {
-    globalEndpoint: system.globalEndpoint,
-    regions: system.regions.map((region) => ({ name: region.spec.name, endpoint: region.endpoint })),
-    corebank: (...args: string[]) => system.corebank(...args),
-  };
-  const log = (line: string) => console.log(line);
-  if (clientLossPercent !== undefined) {
-    console.log(`\n== packet loss ${clientLossPercent} % on the load client's link: ${dwellMs / 1000} s before, during and after, the load client's statistics for each ==`);
-    const result = await clientPacketLossDrill({ ...target, clientLink: system.clientLink }, { users, dwellMs, log, percent: clientLossPercent });
-    console.log(`\n${clientLossTable(result)}\n`);
-    const problems = moneyProblems(result.money);
-    for (const problem of problems) console.error(`FAIL ${problem}`);
-    failed = problems.length > 0;
-  } else if (values.auto) {
-    console.log(`\n== automatic failover: enable, fault on Tokyo (${autoFault.join(' ')}), canaries → alarms → initiator → failover, clear, disable, failback, under load ==`);
-    const client = controlPlaneClient(system.controlPlane);
-    try {
-      const result = await autoFailoverDrill(target, client, { users, dwellMs, log, fault: autoFault });
-      console.log(`\n${autoDrillTable(result)}\n`);
+const failed = await withScratchSystem({ serviceEnv: { WORKER_POLL_MS: '200' }, tmpPrefix: 'corebank-drill-', ...(values.auto ? { canaryPeriodMs } : {}) }, async (system) => {
+  let failed = false;
+  try {
+    const target: DrillTarget = {
+      globalEndpoint: system.globalEndpoint,
+      regions: system.regions.map((region) => ({ name: region.spec.name, endpoint: region.endpoint })),
+      corebank: (...args: string[]) => system.corebank(...args),
+    };
+    const log = (line: string) => console.log(line);
+    if (clientLossPercent !== undefined) {
+      console.log(`\n== packet loss ${clientLossPercent} % on the load client's link: ${dwellMs / 1000} s before, during and after, the load client's statistics for each ==`);
+      const result = await clientPacketLossDrill({ ...target, clientLink: system.clientLink }, { users, dwellMs, log, percent: clientLossPercent });
+      console.log(`\n${clientLossTable(result)}\n`);
       const problems = moneyProblems(result.money);
       for (const problem of problems) console.error(`FAIL ${problem}`);
       failed = problems.length > 0;
-    } finally {
-      await client.close();
+    } else if (values.auto) {
+      console.log(`\n== automatic failover: enable, fault on Tokyo (${autoFault.join(' ')}), canaries → alarms → initiator → failover, clear, disable, failback, under load ==`);
+      const client = controlPlaneClient(system.controlPlane);
+      try {
+        const result = await autoFailoverDrill(target, client, { users, dwellMs, log, fault: autoFault });
+        console.log(`\n${autoDrillTable(result)}\n`);
+        const problems = moneyProblems(result.money);
+        for (const problem of problems) console.error(`FAIL ${problem}`);
+        failed = problems.length > 0;
+      } finally {
+        await client.close();
+      }
+    } else {
+      console.log('\n== planned: failover, then failback, under load ==');
+      const planned = await plannedDrill(target, { users, dwellMs, log });
+      console.log('\n== region loss: kill Tokyo, failover --allow-data-loss, restore, failback, under load ==');
+      const loss = await regionLossDrill(target, { users, dwellMs, log });
+      console.log(`\n${drillTable(planned, loss)}\n`);
+      const problems = [
+        ...planned.switches.filter((each) => each.outageMs > 15_000).map((each) => `${each.workflow}: outage ${each.outageMs} ms > 15 s`),
+        ...moneyProblems(planned.money, 'planned'),
+        // After a power cut, a mismatch is data loss, which the failover must have reported.
+        ...moneyProblems({ ...loss.money, mismatches: loss.walBytesNotConfirmed === 0 ? loss.money.mismatches : [] }, 'region loss'),
+        ...(planned.rpoDeposit.balanceAfter !== planned.rpoDeposit.quantity ? ['planned: the deposit acknowledged before the switchover is missing'] : []),
+      ];
+      for (const problem of problems) console.error(`FAIL ${problem}`);
+      failed = problems.length > 0;
     }
-  } else {
-    console.log('\n== planned: failover, then failback, under load ==');
-    const planned = await plannedDrill(target, { users, dwellMs, log });
-    console.log('\n== region loss: kill Tokyo, failover --allow-data-loss, restore, failback, under load ==');
-    const loss = await regionLossDrill(target, { users, dwellMs, log });
-    console.log(`\n${drillTable(planned, loss)}\n`);
-    const problems = [
-      ...planned.switches.filter((each) => each.outageMs > 15_000).map((each) => `${each.workflow}: outage ${each.outageMs} ms > 15 s`),
-      ...moneyProblems(planned.money, 'planned'),
-      // After a power cut, a mismatch is data loss, which the failover must have reported.
-      ...moneyProblems({ ...loss.money, mismatches: loss.walBytesNotConfirmed === 0 ? loss.money.mismatches : [] }, 'region loss'),
-      ...(planned.rpoDeposit.balanceAfter !== planned.rpoDeposit.quantity ? ['planned: the deposit acknowledged before the switchover is missing'] : []),
-    ];
-    for (const problem of problems) console.error(`FAIL ${problem}`);
-    failed = problems.length > 0;
+  } catch (error) {
+    console.error(`drill failed: ${(error as Error).message}`);
+    failed = true;
   }
-} catch (error) {
-  console.error(`drill failed: ${(error as Error).message}`);
-  failed = true;
-} finally {
-  await system.stop();
-}
+  return failed;
+});
 process.exit(failed ? 1 : 0);

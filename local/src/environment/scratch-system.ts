@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { freePort } from '@corebank/kit';
 import { LOCAL_REGIONS, type RegionSpec } from './regions.ts';
 import { REPO_ROOT } from './processes.ts';
+import { onStopRequest } from './stop-requests.ts';
 import { MAX_DESIRED_COUNT } from './supervisor-api.ts';
 import { SERVICE_NAMES, startLocalSystem, type LocalSystem, type LocalSystemOptions } from './system.ts';
 
@@ -61,12 +62,12 @@ export async function scratchPorts(): Promise<Required<Pick<LocalSystemOptions, 
  * the folder. `restart()` stops it and starts it again on the same folder and ports, as a
  * second `npm start` would (DynamoDB's tables, kept in memory, start empty again).
  */
-export async function startScratchSystem(
-  options: { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal; canaryPeriodMs?: number; onControlPlaneEvent?: (line: string) => void } & Pick<LocalSystemOptions, 'alarmPeriod' | 'alarmEvaluationPeriods'> & {
-    /** false: no monitor, tracing off (the bench's uninstrumented run). */
-    monitor?: boolean;
-  } = {},
-): Promise<ScratchSystem> {
+export type ScratchSystemOptions = { serviceEnv?: Record<string, string>; tmpPrefix?: string; signal?: AbortSignal; canaryPeriodMs?: number; onControlPlaneEvent?: (line: string) => void } & Pick<LocalSystemOptions, 'alarmPeriod' | 'alarmEvaluationPeriods'> & {
+  /** false: no monitor, tracing off (the bench's uninstrumented run). */
+  monitor?: boolean;
+};
+
+export async function startScratchSystem(options: ScratchSystemOptions = {}): Promise<ScratchSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'corebank-scratch-'));
   chmodSync(dataDir, 0o755); // the embedded server runs as the postgres user when run as root
   const settings: LocalSystemOptions = {
@@ -102,6 +103,32 @@ export async function startScratchSystem(
       (await run(process.execPath, ['local/bin/corebank.js', '--data-dir', scratch.dataDir, ...args], { cwd: REPO_ROOT, env: { ...process.env, DYNAMODB_ENDPOINT: scratch.dynamodbEndpoint } })).stdout,
   };
   return scratch;
+}
+
+/**
+ * For a command that runs on a scratch system of its own (the bench, the drill): starts it,
+ * runs `work`, and stops it, whatever happens. A stop request at any moment (Ctrl-C, SIGTERM,
+ * SIGHUP, the parent gone) stops every process started and removes the folder, then exits 130.
+ */
+export async function withScratchSystem<T>(options: Omit<ScratchSystemOptions, 'signal'>, work: (system: ScratchSystem) => Promise<T>): Promise<T> {
+  const starting = new AbortController();
+  let system: ScratchSystem | undefined;
+  const stopListening = onStopRequest((why) => {
+    console.log(`\ninterrupted (${why}): stopping the local system ...`);
+    // Still starting: the start stops what it has started, then rejects (below).
+    if (!system) return starting.abort(new Error('interrupted'));
+    void system.stop().finally(() => process.exit(130));
+  });
+  try {
+    system = await startScratchSystem({ ...options, signal: starting.signal }).catch((error: unknown) => {
+      if (starting.signal.aborted) process.exit(130);
+      throw error;
+    });
+    return await work(system);
+  } finally {
+    stopListening();
+    await system?.stop();
+  }
 }
 
 export interface ScratchSystem extends LocalSystem {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
-import { isProcessAlive, REPO_ROOT } from '../environment/processes.ts';
+import { isProcessAlive, REPO_ROOT } from './processes.ts';
 
 const FIXTURE = 'local/test/fixtures/stop-requests.ts';
 const shells: ChildProcess[] = [];
