@@ -84,6 +84,15 @@ export function buildProgram(): Command {
         }
         return fail(error instanceof JavaMissingError || error instanceof PostgresStartError ? error.message : `start failed: ${(error as Error).message}`);
       });
+      // Listening for the running system before no longer for its start: no signal falls between.
+      onStopRequest(async (why) => {
+        stopping = true;
+        console.log(`\nstopping corebank (${why}) ...`);
+        await system.stop();
+        rmSync(pidFile(), { force: true });
+        console.log('stopped.');
+        process.exit(0);
+      });
       stopListeningWhileStarting();
       writeFileSync(pidFile(), String(process.pid));
 
@@ -104,14 +113,6 @@ export function buildProgram(): Command {
       console.log('Try:  curl -X POST localhost:8080/transaction/deposit -H "X_ACCOUNT_ID: 1231221" -H "Content-Type: application/json" -d \'{"quantity": 1000}\'');
       console.log('      npx corebank status');
       console.log('Press Ctrl-C to stop.\n');
-      onStopRequest(async (why) => {
-        stopping = true;
-        console.log(`\nstopping corebank (${why}) ...`);
-        await system.stop();
-        rmSync(pidFile(), { force: true });
-        console.log('stopped.');
-        process.exit(0);
-      });
     });
 
   program

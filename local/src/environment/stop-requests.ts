@@ -1,12 +1,12 @@
-/** What ends `corebank start`: the signals that stop a program in a terminal, and the loss of its parent. */
-export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** The signals that stop a program in a terminal: Ctrl-C, `kill`, the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Calls `onStop` once, when the running start must end: Ctrl-C (SIGINT), SIGTERM, the terminal
- * closing (SIGHUP), or the process that started this one ending. The last is how a SIGTERM
- * to `npm start` shows here: npm passes it to the `sh -c` that runs the script, which ends
- * without passing it on. Later requests are ignored (a second Ctrl-C does not cut the stop
- * short). Returns a function that stops listening.
+ * For the commands that run a local system until stopped (`corebank start`, the bench, the
+ * drill): calls `onStop` once, on SIGINT, SIGTERM or SIGHUP, or when the process that started
+ * this one has ended. The last is how a SIGTERM to `npm start` shows here: npm passes it to the
+ * `sh -c` that runs the script, which ends without passing it on. Later requests are ignored (a
+ * second Ctrl-C does not cut the stop short). Returns a function that stops listening.
  */
 export function onStopRequest(onStop: (why: string) => void, parentCheckMs = 500): () => void {
   const parent = process.ppid;
