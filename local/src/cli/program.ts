@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../environment/processes.ts';
 import { addressesFileOf, readSystemAddresses, type SystemAddresses } from '../environment/addresses.ts';
 import { controlPlaneClient, getDatabaseStatus } from '../environment/control-plane.ts';
 import { formatStepOutput, followExecution } from './executions.ts';
-import { onStopRequest } from '../environment/stop-requests.ts';
+import { startUntilStopRequest } from '../environment/stop-requests.ts';
 import { activeRegionOf, getRoutingControls, setRoutingControl } from '../environment/routing-controls.ts';
 import { getServiceStatus, MAX_DESIRED_COUNT, scaleService } from '../environment/supervisor-api.ts';
 import type { ServiceStatus } from '../environment/supervisor.ts';
@@ -54,13 +54,8 @@ export function buildProgram(): Command {
       if (running) fail(`corebank is already running (pid ${running}); stop it first`);
       const started = Date.now();
       let stopping = false;
-      // Ctrl-C while starting aborts the start, which stops whatever has started so far.
-      const starting = new AbortController();
-      const stopListeningWhileStarting = onStopRequest((why) => {
-        console.log(`\ninterrupted (${why}): stopping what has started ...`);
-        starting.abort(new Error('interrupted'));
-      });
-      const system = await startLocalSystem({
+      // Ctrl-C while starting stops whatever has started so far; once running, the whole system.
+      const { system } = await startUntilStopRequest((signal) => startLocalSystem({
         dataDir: dataDir(),
         ...(options.loadUi ? {} : { loadUiPort: null }),
         alarmPeriod: options.alarmPeriod,
@@ -76,24 +71,15 @@ export function buildProgram(): Command {
           if (event.type === 'exited') console.error(`! ${name} exited (${String(event.code)})${event.restartInMs === undefined ? '' : `; starting it again in ${event.restartInMs} ms`}; see ${resolve(dataDir(), 'logs')}`);
           else if (event.type === 'started' && event.restart) console.error(`  ${name} started again (pid ${event.pid})`);
         },
-        signal: starting.signal,
-      }).catch((error: unknown) => {
-        if (starting.signal.aborted) {
-          console.log('stopped.');
-          process.exit(130);
-        }
-        return fail(error instanceof JavaMissingError || error instanceof PostgresStartError ? error.message : `start failed: ${(error as Error).message}`);
-      });
-      // Listening for the running system before no longer for its start: no signal falls between.
-      onStopRequest(async (why) => {
+        signal,
+      }), async (localSystem, why) => {
         stopping = true;
         console.log(`\nstopping corebank (${why}) ...`);
-        await system.stop();
+        await localSystem.stop();
         rmSync(pidFile(), { force: true });
         console.log('stopped.');
         process.exit(0);
-      });
-      stopListeningWhileStarting();
+      }).catch((error: unknown) => fail(error instanceof JavaMissingError || error instanceof PostgresStartError ? error.message : `start failed: ${(error as Error).message}`));
       writeFileSync(pidFile(), String(process.pid));
 
       console.log(`\ncorebank is running (${((Date.now() - started) / 1000).toFixed(1)} s). Data: ${dataDir()}\n`);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { freePort } from '@corebank/kit';
 import { LOCAL_REGIONS, type RegionSpec } from './regions.ts';
 import { REPO_ROOT } from './processes.ts';
-import { onStopRequest } from './stop-requests.ts';
+import { startUntilStopRequest } from './stop-requests.ts';
 import { MAX_DESIRED_COUNT } from './supervisor-api.ts';
 import { SERVICE_NAMES, startLocalSystem, type LocalSystem, type LocalSystemOptions } from './system.ts';
 
@@ -111,23 +111,15 @@ export async function startScratchSystem(options: ScratchSystemOptions = {}): Pr
  * SIGHUP, the parent gone) stops every process started and removes the folder, then exits 130.
  */
 export async function withScratchSystem<T>(options: Omit<ScratchSystemOptions, 'signal'>, work: (system: ScratchSystem) => Promise<T>): Promise<T> {
-  const starting = new AbortController();
-  let system: ScratchSystem | undefined;
-  const stopListening = onStopRequest((why) => {
+  const { system, stopListening } = await startUntilStopRequest((signal) => startScratchSystem({ ...options, signal }), (running, why) => {
     console.log(`\ninterrupted (${why}): stopping the local system ...`);
-    // Still starting: the start stops what it has started, then rejects (below).
-    if (!system) return starting.abort(new Error('interrupted'));
-    void system.stop().finally(() => process.exit(130));
+    void running.stop().finally(() => process.exit(130));
   });
   try {
-    system = await startScratchSystem({ ...options, signal: starting.signal }).catch((error: unknown) => {
-      if (starting.signal.aborted) process.exit(130);
-      throw error;
-    });
     return await work(system);
   } finally {
     stopListening();
-    await system?.stop();
+    await system.stop();
   }
 }
 

@@ -26,3 +26,33 @@ export function onStopRequest(onStop: (why: string) => void, parentCheckMs = 500
     for (const [signal, handler] of handlers) process.off(signal, handler);
   };
 }
+
+/**
+ * Starts a system that runs until a stop request. A request while `start` runs aborts it (the
+ * start stops what it has started, then rejects) and the process exits 130. One that comes once
+ * it runs goes to `whenRunning`. Resolves with the system and a function that stops listening.
+ * One listener for both phases, so no request can fall between them.
+ */
+export async function startUntilStopRequest<S>(
+  start: (signal: AbortSignal) => Promise<S>,
+  whenRunning: (system: S, why: string) => void,
+): Promise<{ system: S; stopListening: () => void }> {
+  const starting = new AbortController();
+  let system: S | undefined;
+  const stopListening = onStopRequest((why) => {
+    if (system !== undefined) return whenRunning(system, why);
+    console.log(`\ninterrupted (${why}): stopping what has started ...`);
+    starting.abort(new Error('interrupted'));
+  });
+  try {
+    system = await start(starting.signal);
+  } catch (error) {
+    if (starting.signal.aborted) {
+      console.log('stopped.');
+      process.exit(130);
+    }
+    stopListening();
+    throw error;
+  }
+  return { system, stopListening };
+}
