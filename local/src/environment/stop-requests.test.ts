@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@corebank/kit';
 import { isProcessAlive, REPO_ROOT } from './processes.ts';
+import { startUntilStopRequest } from './stop-requests.ts';
 
 const FIXTURE = 'local/test/fixtures/stop-requests.ts';
 const shells: ChildProcess[] = [];
@@ -51,5 +52,20 @@ describe('onStopRequest', () => {
       if (isProcessAlive(pid)) throw new Error('still running');
     }, 10_000, 50);
     expect(output()).toContain(`stop: ${signal}`);
+  });
+});
+
+describe('startUntilStopRequest', () => {
+  it('stops a system whose start ended although a stop request had come while it ran', async () => {
+    const stopped: string[] = [];
+    const { system, stopListening } = await startUntilStopRequest(async (signal) => {
+      process.kill(process.pid, 'SIGHUP');
+      await waitFor('the abort', async () => expect(signal.aborted).toBe(true), 5_000, 10);
+      // Past its last check of the signal, the start finishes anyway.
+      return 'the system';
+    }, (started, why) => stopped.push(`${started} (${why})`));
+    stopListening();
+    expect(system).toBe('the system');
+    expect(stopped).toEqual(['the system (SIGHUP)']);
   });
 });

@@ -39,9 +39,11 @@ export async function startUntilStopRequest<S>(
 ): Promise<{ system: S; stopListening: () => void }> {
   const starting = new AbortController();
   let system: S | undefined;
+  let interruptedBy: string | undefined;
   const stopListening = onStopRequest((why) => {
     if (system !== undefined) return whenRunning(system, why);
     console.log(`\ninterrupted (${why}): stopping what has started ...`);
+    interruptedBy = why;
     starting.abort(new Error('interrupted'));
   });
   try {
@@ -54,5 +56,7 @@ export async function startUntilStopRequest<S>(
     stopListening();
     throw error;
   }
+  // A request that came as the start was ending found nothing left to abort: it stops the system now.
+  if (interruptedBy !== undefined) whenRunning(system, interruptedBy);
   return { system, stopListening };
 }
